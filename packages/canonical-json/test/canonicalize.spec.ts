@@ -1,0 +1,81 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { CanonicalizationError, canonicalBytes, canonicalize } from '../src/index.js'
+
+describe('canonicalize', () => {
+  it('matches the RFC 8785 §3.2.2 example', () => {
+    const input = {
+      numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001],
+      string: '\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/',
+      literals: [null, true, false]
+    }
+    expect(canonicalize(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
+  })
+
+  it('sorts keys by UTF-16 code units (RFC 8785 §3.2.3 example)', () => {
+    const input = {
+      '\u20ac': 'Euro Sign',
+      '\r': 'Carriage Return',
+      '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+      '1': 'One',
+      '\ud83d\ude00': 'Emoji: Grinning Face',
+      '\u0080': 'Control',
+      '\u00f6': 'Latin Small Letter O With Diaeresis'
+    }
+    // Read the keys off the text: JSON.parse would move the integer-like "1" to the front.
+    const keys = [...canonicalize(input).matchAll(/"([^"]*)":/g)].map((m) => JSON.parse(`"${m[1]}"`))
+    expect(keys).toEqual(['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33'])
+  })
+
+  it('formats numbers as ECMAScript does, with -0 as 0', () => {
+    expect(canonicalize([-0, 1e21, 1e-7, 123456789012345680000, 5e-324])).toBe(
+      '[0,1e+21,1e-7,123456789012345680000,5e-324]'
+    )
+  })
+
+  it('leaves out undefined members and is independent of key order', () => {
+    expect(canonicalize({ b: 2, a: undefined, c: { y: 1, x: 2 } })).toBe('{"b":2,"c":{"x":2,"y":1}}')
+    expect(canonicalize({ c: { x: 2, y: 1 }, b: 2 })).toBe(canonicalize({ b: 2, c: { y: 1, x: 2 } }))
+  })
+
+  it('rejects what JSON cannot hold, naming where', () => {
+    expect(() => canonicalize({ a: [1, Number.NaN] })).toThrow(CanonicalizationError)
+    try {
+      canonicalize({ a: { 'b/c': [Infinity] } })
+      expect.unreachable()
+    } catch (err) {
+      expect((err as CanonicalizationError).name).toBe('CanonicalizationError')
+      expect((err as CanonicalizationError).pointer).toBe('/a/b~1c/0')
+    }
+    expect(() => canonicalize({ a: 1n })).toThrow(CanonicalizationError)
+    expect(() => canonicalize('\ud800x')).toThrow(CanonicalizationError)
+    expect(() => canonicalize(new Uint8Array(2))).toThrow(CanonicalizationError)
+  })
+
+  it('stops cycles and deep nesting with a typed error', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(() => canonicalize(cyclic)).toThrow(CanonicalizationError)
+    let deep: unknown = 1
+    for (let i = 0; i < 100; i++) deep = [deep]
+    expect(() => canonicalize(deep, { maxDepth: 50 })).toThrow(/deeper than 50/)
+    expect(canonicalize(deep)).toBe(`${'['.repeat(100)}1${']'.repeat(100)}`)
+  })
+
+  it('round-trips any JSON value to an equal value, and is idempotent', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = canonicalize(value)
+        const reparsed = JSON.parse(text)
+        expect(canonicalize(reparsed)).toBe(text)
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it('gives UTF-8 bytes', () => {
+    expect(Array.from(canonicalBytes({ '€': 1 }))).toEqual(Array.from(Buffer.from('{"€":1}', 'utf8')))
+  })
+})

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const root = fileURLToPath(new URL('.', import.meta.url))
+
+/**
+ * Shared vitest configuration: workspace packages resolve to their TypeScript sources, so a
+ * package's tests run against its neighbours' current code without a build step.
+ */
+export default defineConfig({
+  resolve: {
+    alias: [{ find: /^@qflow\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` }]
+  },
+  test: {
+    include: ['test/**/*.spec.ts'],
+    environment: 'node',
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    reporters: process.env.CI ? ['default'] : ['default']
+  }
+})
