@@ -1,0 +1,116 @@
+import type { IdentityVerifier, VerifiedDelegation } from '../contracts/identity.js'
+import type { Qlock } from '../contracts/qlock.js'
+import { type OperationContext, operationSigningBytes } from '../operation.js'
+import { verdictFromError } from '../pipeline.js'
+import type { PipelineStageV1, StageVerdict } from '../stage.js'
+
+/** Options of {@link qlockStage}. */
+export interface QlockStageInit {
+  /** The audience identity tokens must name (this node or service). */
+  audience?: string
+  /**
+   * Identities that may act without credentials: the node's own identities performing internal
+   * operations (resuming an execution, a scheduled trigger). Default none.
+   */
+  trustedActors?: Iterable<string>
+}
+
+/** What the Qlock stage needs. */
+export interface QlockStageComponents {
+  /** Verifies tokens and delegation chains (sQuid). */
+  identity: Pick<IdentityVerifier, 'verifyToken' | 'verifyDelegation' | 'verifySignature'>
+  /** Verifies detached signatures when given; otherwise the identity verifier does. */
+  qlock?: Pick<Qlock, 'verify'>
+}
+
+/** The details a passing Qlock stage leaves for later stages. */
+export type QlockStageDetails = {
+  /** The authenticated actor. */
+  readonly identity: string
+  /** The root identity the actor acts under (itself unless delegated). */
+  readonly root: string
+  /** How the actor was authenticated. */
+  readonly method: 'token' | 'signature' | 'token+signature' | 'trusted'
+  /** Capabilities a token or delegation chain limits the actor to. */
+  readonly capabilities?: readonly string[]
+}
+
+const fail = (code: string, reason: string, details?: Record<string, unknown>): StageVerdict =>
+  details === undefined ? { ok: false, code, reason } : { ok: false, code, reason, details }
+
+class QlockStage implements PipelineStageV1 {
+  readonly name = 'qlock' as const
+  readonly apiVersion = 1 as const
+  private readonly trusted: ReadonlySet<string>
+
+  constructor(
+    private readonly init: QlockStageInit,
+    private readonly components: QlockStageComponents
+  ) {
+    this.trusted = new Set(init.trustedActors ?? [])
+  }
+
+  async evaluate(operation: OperationContext): Promise<StageVerdict> {
+    const { actor } = operation
+    const credentials = actor.credentials
+    if (credentials?.token === undefined && credentials?.signature === undefined) {
+      if (this.trusted.has(actor.did)) {
+        return { ok: true, details: { identity: actor.did, root: actor.did, method: 'trusted' } satisfies QlockStageDetails }
+      }
+      return fail('MISSING_CREDENTIALS', `Actor ${actor.did} presented neither an identity token nor a signature`, { actor: actor.did })
+    }
+    try {
+      let capabilities: readonly string[] | undefined
+      if (credentials.token !== undefined) {
+        const token = await this.components.identity.verifyToken(
+          credentials.token,
+          this.init.audience === undefined ? { now: operation.issuedAt } : { audience: this.init.audience, now: operation.issuedAt }
+        )
+        if (token.subject !== actor.did) {
+          return fail('IDENTITY_MISMATCH', `The token speaks for ${token.subject}, not for the actor ${actor.did}`, {
+            actor: actor.did,
+            tokenSubject: token.subject
+          })
+        }
+        capabilities = token.capabilities
+      }
+      if (credentials.signature !== undefined) {
+        const signature = credentials.signature
+        if (signature.signer !== actor.did) {
+          return fail('IDENTITY_MISMATCH', `The signature is by ${signature.signer}, not by the actor ${actor.did}`, {
+            actor: actor.did,
+            signer: signature.signer
+          })
+        }
+        const bytes = operationSigningBytes(operation)
+        const valid =
+          this.components.qlock === undefined
+            ? await this.components.identity.verifySignature(actor.did, bytes, signature.value)
+            : await this.components.qlock.verify(bytes, signature)
+        if (!valid) return fail('BAD_SIGNATURE', `The operation signature by ${actor.did} does not verify`, { actor: actor.did })
+      }
+      let delegation: VerifiedDelegation | undefined
+      if (credentials.delegation !== undefined && credentials.delegation.length > 0) {
+        delegation = await this.components.identity.verifyDelegation(credentials.delegation, actor.did, operation.issuedAt)
+        capabilities = capabilities === undefined ? delegation.capabilities : capabilities.filter((c) => delegation?.capabilities.includes(c))
+      }
+      const method = credentials.token !== undefined && credentials.signature !== undefined ? 'token+signature' : credentials.token !== undefined ? 'token' : 'signature'
+      const details: QlockStageDetails =
+        capabilities === undefined
+          ? { identity: actor.did, root: delegation?.root ?? actor.did, method }
+          : { identity: actor.did, root: delegation?.root ?? actor.did, method, capabilities }
+      return { ok: true, details }
+    } catch (err) {
+      return verdictFromError(err)
+    }
+  }
+}
+
+/**
+ * The Qlock stage: authenticates the actor by its identity token and/or its detached signature
+ * over the operation's signing bytes, and verifies its delegation chain when it acts as a
+ * sub-identity. Verifier errors become halt codes (`TokenExpiredError` → `TOKEN_EXPIRED`).
+ */
+export function qlockStage(init: QlockStageInit = {}): (components: QlockStageComponents) => PipelineStageV1 {
+  return (components) => new QlockStage(init, components)
+}
