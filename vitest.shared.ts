@@ -17,6 +17,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: process.env.CI ? ['default'] : ['default']
+    // scripts/run-tests.mjs sums these per-package results into one closing line.
+    reporters: process.env.QFLOW_VITEST_JSON === '1' ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.vitest-result.json' }
   }
 })
