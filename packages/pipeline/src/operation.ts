@@ -19,6 +19,13 @@ export interface ActorCredentials {
   readonly signature?: DetachedSignature
   /** Delegations from a root identity down to the actor, root first. */
   readonly delegation?: readonly unknown[]
+  /**
+   * A trusted node identity that authenticated the actor earlier and now performs the operation
+   * on its behalf (an engine running the next step of an execution the actor started). Accepted
+   * only when the Qlock stage lists it among its trusted actors; when `signature` is present it
+   * must then be that node's signature over the operation.
+   */
+  readonly vouchedBy?: string
 }
 
 /** Who performs an operation. */

@@ -139,3 +139,27 @@ describe('the default pipeline', () => {
     expect(warned.trace[3]?.verdict).toMatchObject({ ok: true, details: { verdict: 'WARN' } })
   })
 })
+
+describe('vouching', () => {
+  it('lets a trusted node act for an actor it authenticated earlier, and consent is asked for the actor', async () => {
+    const result = await pipeline.run({ ...base, actor: { did: 'did:key:alice', credentials: { vouchedBy: 'did:key:node' } } })
+    expect(result.trace[0]?.verdict).toEqual({
+      ok: true,
+      details: { identity: 'did:key:alice', root: 'did:key:alice', method: 'vouched', vouchedBy: 'did:key:node' }
+    })
+    expect(consentAsked.at(-1)?.subject).toBe('did:key:alice')
+  })
+
+  it('refuses a voucher that is not trusted, and checks a voucher signature when present', async () => {
+    const untrusted = await haltOf({ ...base, actor: { did: 'did:key:alice', credentials: { vouchedBy: 'did:key:mallory' } } })
+    expect(untrusted.code).toBe('UNTRUSTED_VOUCHER')
+    const nodeKey = newActor('did:key:node')
+    const good = signed({ ...base, actor: { did: 'did:key:alice' } }, nodeKey)
+    const sig = good.actor.credentials?.signature
+    if (sig === undefined) throw new Error('no signature')
+    const vouched = { ...good, actor: { did: 'did:key:alice', credentials: { vouchedBy: 'did:key:node', signature: { ...sig, signer: 'did:key:node' } } } }
+    expect((await pipeline.run(vouched)).trace[0]?.verdict.ok).toBe(true)
+    const forged = { ...vouched, resource: 'qflow:flow:elsewhere' }
+    expect((await haltOf(forged)).code).toBe('BAD_SIGNATURE')
+  })
+})

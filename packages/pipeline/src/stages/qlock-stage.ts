@@ -9,8 +9,9 @@ export interface QlockStageInit {
   /** The audience identity tokens must name (this node or service). */
   audience?: string
   /**
-   * Identities that may act without credentials: the node's own identities performing internal
-   * operations (resuming an execution, a scheduled trigger). Default none.
+   * The node's own identities: they may act without credentials (internal operations such as a
+   * scheduled trigger) and vouch for an actor they authenticated earlier (`vouchedBy`), so an
+   * engine runs later steps of an execution for the identity that started it. Default none.
    */
   trustedActors?: Iterable<string>
 }
@@ -30,7 +31,9 @@ export type QlockStageDetails = {
   /** The root identity the actor acts under (itself unless delegated). */
   readonly root: string
   /** How the actor was authenticated. */
-  readonly method: 'token' | 'signature' | 'token+signature' | 'trusted'
+  readonly method: 'token' | 'signature' | 'token+signature' | 'trusted' | 'vouched'
+  /** The trusted node identity that vouched for the actor. */
+  readonly vouchedBy?: string
   /** Capabilities a token or delegation chain limits the actor to. */
   readonly capabilities?: readonly string[]
 }
@@ -53,6 +56,7 @@ class QlockStage implements PipelineStageV1 {
   async evaluate(operation: OperationContext): Promise<StageVerdict> {
     const { actor } = operation
     const credentials = actor.credentials
+    if (credentials?.vouchedBy !== undefined) return this.vouched(operation, credentials.vouchedBy)
     if (credentials?.token === undefined && credentials?.signature === undefined) {
       if (this.trusted.has(actor.did)) {
         return { ok: true, details: { identity: actor.did, root: actor.did, method: 'trusted' } satisfies QlockStageDetails }
@@ -103,6 +107,31 @@ class QlockStage implements PipelineStageV1 {
     } catch (err) {
       return verdictFromError(err)
     }
+  }
+
+  private async vouched(operation: OperationContext, voucher: string): Promise<StageVerdict> {
+    const { actor } = operation
+    if (!this.trusted.has(voucher)) {
+      return fail('UNTRUSTED_VOUCHER', `${voucher} is not a trusted node identity and cannot act for ${actor.did}`, { actor: actor.did, vouchedBy: voucher })
+    }
+    const signature = actor.credentials?.signature
+    if (signature !== undefined) {
+      if (signature.signer !== voucher) {
+        return fail('IDENTITY_MISMATCH', `The signature is by ${signature.signer}, not by the voucher ${voucher}`, { signer: signature.signer, vouchedBy: voucher })
+      }
+      try {
+        const bytes = operationSigningBytes(operation)
+        const valid =
+          this.components.qlock === undefined
+            ? await this.components.identity.verifySignature(voucher, bytes, signature.value)
+            : await this.components.qlock.verify(bytes, signature)
+        if (!valid) return fail('BAD_SIGNATURE', `The voucher signature by ${voucher} does not verify`, { vouchedBy: voucher })
+      } catch (err) {
+        return verdictFromError(err)
+      }
+    }
+    const details: QlockStageDetails = { identity: actor.did, root: actor.did, method: 'vouched', vouchedBy: voucher }
+    return { ok: true, details }
   }
 }
 
