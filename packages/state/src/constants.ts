@@ -1,0 +1,43 @@
+import type { Durability } from './state-store.js'
+
+/** Directory the embedded store keeps its blocks, datastore and commit journal in, when none is given. */
+export const DEFAULT_DATA_DIR = '.qflow/state'
+
+/** Durability when none is given: every acknowledged transition is on disk. */
+export const DEFAULT_DURABILITY: Durability = 'fsync'
+
+/** In `batched` mode, the longest an append waits for others to share its fsync, in ms. */
+export const DEFAULT_BATCH_DELAY_MS = 2
+
+/** In `batched` mode, the most transitions that share one fsync. */
+export const DEFAULT_BATCH_MAX_ENTRIES = 256
+
+/** Journal size after which it is checkpointed (materialized files fsynced, journal emptied), in bytes. */
+export const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024
+
+/** The subnet entries are encrypted for when an append names none. */
+export const DEFAULT_SUBNET = 'default'
+
+/** Version of the log entry format. */
+export const LOG_ENTRY_VERSION = 1
+
+/** The `purpose` bound into every log entry's ciphertext. */
+export const LOG_ENTRY_PURPOSE = 'log-entry'
+
+/** Version of the flow registry record format. */
+export const FLOW_RECORD_VERSION = 1
+
+/** Longest execution or flow id accepted. */
+export const MAX_ID_LENGTH = 128
+
+/** Datastore prefix of execution head records. */
+export const HEADS_PREFIX = '/qflow/state/heads'
+
+/** Datastore prefix of flow registry heads. */
+export const FLOWS_PREFIX = '/qflow/state/flows'
+
+/** Datastore prefix of the flow hash → flow document index. */
+export const FLOW_HASHES_PREFIX = '/qflow/state/flow-hashes'
+
+/** The kinds that end an execution: nothing can be appended after them. */
+export const TERMINAL_KINDS: readonly string[] = ['completed', 'failed', 'aborted']

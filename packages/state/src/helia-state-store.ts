@@ -1,0 +1,136 @@
+import type { Helia } from '@helia/interface'
+import type { CID } from 'multiformats/cid'
+import {
+  DEFAULT_BATCH_DELAY_MS,
+  DEFAULT_BATCH_MAX_ENTRIES,
+  DEFAULT_CHECKPOINT_BYTES,
+  DEFAULT_DURABILITY,
+  DEFAULT_SUBNET
+} from './constants.js'
+import { MissingComponentError, StoreNotStartedError } from './errors.js'
+import { HashLinkedExecutionLog } from './execution-log.js'
+import type { FlowRegistry } from './flow-registry.js'
+import { ContentAddressedFlowRegistry } from './flow-versions.js'
+import { createLightHelia } from './helia-node.js'
+import { CommitJournal } from './journal.js'
+import type {
+  ExecutionLog,
+  GcReport,
+  RetentionPolicy,
+  StateStore,
+  StateStoreComponents,
+  StateStoreInit,
+  VerificationReport
+} from './state-store.js'
+import { openStateStorage, type StateStorage } from './storage.js'
+
+interface Running {
+  readonly storage: StateStorage
+  readonly ownsStorage: boolean
+  readonly helia: Helia
+  readonly ownsHelia: boolean
+  readonly journal: CommitJournal
+  readonly log: HashLinkedExecutionLog
+  readonly flows: ContentAddressedFlowRegistry
+}
+
+/** The state store on Helia: see {@link StateStore}. */
+export class HeliaStateStore implements StateStore {
+  private readonly init: StateStoreInit
+  private readonly components: StateStoreComponents
+  private running: Running | undefined
+  private starting: Promise<void> | undefined
+
+  constructor(init: StateStoreInit, components: StateStoreComponents) {
+    for (const name of ['qlock', 'signer', 'verifier'] as const) {
+      if (components?.[name] === undefined) throw new MissingComponentError(name)
+    }
+    if (components.helia !== undefined && components.storage === undefined) {
+      throw new MissingComponentError('storage', 'a Helia given to the state store must come with the StateStorage its stores were opened from')
+    }
+    this.init = init
+    this.components = components
+  }
+
+  get log(): ExecutionLog {
+    return this.require().log
+  }
+
+  get flows(): FlowRegistry {
+    return this.require().flows
+  }
+
+  get helia(): Helia {
+    return this.require().helia
+  }
+
+  async start(): Promise<void> {
+    if (this.running !== undefined) return
+    this.starting ??= this.open().finally(() => {
+      this.starting = undefined
+    })
+    await this.starting
+  }
+
+  async stop(): Promise<void> {
+    const running = this.running
+    if (running === undefined) return
+    this.running = undefined
+    await running.journal.close()
+    if (running.ownsHelia) await running.helia.stop()
+    if (running.ownsStorage) await running.storage.close()
+  }
+
+  verifyExecution(ref: string | CID): Promise<VerificationReport> {
+    return this.require().log.verify(ref)
+  }
+
+  gc(policy?: RetentionPolicy): Promise<GcReport> {
+    return this.require().log.gc(policy)
+  }
+
+  checkpoint(): Promise<void> {
+    return this.require().journal.checkpoint()
+  }
+
+  private require(): Running {
+    if (this.running === undefined) throw new StoreNotStartedError()
+    return this.running
+  }
+
+  private async open(): Promise<void> {
+    const ownsStorage = this.components.storage === undefined
+    const storage =
+      this.components.storage ??
+      (await openStateStorage({
+        ...(this.init.dataDir === undefined ? {} : { dataDir: this.init.dataDir }),
+        durability: this.init.durability ?? DEFAULT_DURABILITY
+      }))
+    const journal = new CommitJournal({
+      storage,
+      batchDelayMs: this.init.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
+      batchMaxEntries: this.init.batchMaxEntries ?? DEFAULT_BATCH_MAX_ENTRIES,
+      checkpointBytes: this.init.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
+    })
+    try {
+      await journal.open()
+      const ownsHelia = this.components.helia === undefined
+      const helia = this.components.helia ?? (await createLightHelia(storage))
+      if (ownsHelia) await helia.start()
+      const now = this.init.now ?? Date.now
+      const { qlock, signer, verifier } = this.components
+      this.running = {
+        storage,
+        ownsStorage,
+        helia,
+        ownsHelia,
+        journal,
+        log: new HashLinkedExecutionLog({ storage, journal, helia, qlock, signer, verifier, subnet: this.init.subnet ?? DEFAULT_SUBNET, now }),
+        flows: new ContentAddressedFlowRegistry({ storage, journal, signer, now })
+      }
+    } catch (err) {
+      if (ownsStorage) await storage.close()
+      throw err
+    }
+  }
+}

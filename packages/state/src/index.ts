@@ -1,0 +1,69 @@
+/**
+ * Qflow's state on IPFS (Helia): append-only execution logs whose entries are signed, encrypted
+ * dag-json blocks linked by CID, a content-addressed flow registry with history and rollback,
+ * audit verification that names the first broken entry, snapshots for fast resume, and retention.
+ *
+ * @example
+ * ```ts
+ * import { createStateStore } from '@qflow/state'
+ *
+ * // qlock, signer and verifier come from @qflow/adapters-qlock / @qflow/adapters-squid
+ * const store = await createStateStore({ dataDir: './data/state' }, { qlock, signer, verifier })
+ * await store.log.append('exec-1', { kind: 'started', payload: { input: 42 } })
+ * await store.log.append('exec-1', { kind: 'step-completed', stepId: 'a', attempt: 1, payload: { out: 1 } })
+ * for await (const entry of store.log.entries('exec-1')) console.log(entry.seq, entry.kind, entry.payload)
+ * console.log((await store.verifyExecution('exec-1')).ok) // true
+ * await store.stop()
+ * ```
+ *
+ * @packageDocumentation
+ */
+import './polyfills.js'
+
+export {
+  DEFAULT_BATCH_DELAY_MS,
+  DEFAULT_BATCH_MAX_ENTRIES,
+  DEFAULT_CHECKPOINT_BYTES,
+  DEFAULT_DATA_DIR,
+  DEFAULT_DURABILITY,
+  DEFAULT_SUBNET,
+  LOG_ENTRY_PURPOSE,
+  LOG_ENTRY_VERSION
+} from './constants.js'
+export { createStateStore, stateStore } from './create-state-store.js'
+export {
+  CorruptRecordError,
+  ExecutionExistsError,
+  ExecutionFinishedError,
+  ExecutionNotFoundError,
+  FlowNotFoundError,
+  InvalidInputError,
+  LogIntegrityError,
+  type LogIntegrityReason,
+  MissingComponentError,
+  StoreFailedError,
+  StoreNotStartedError
+} from './errors.js'
+export type { FlowRegistry, FlowVersion, FlowVersionAction, ListFlowsOptions } from './flow-registry.js'
+export type {
+  AppendInput,
+  AppendResult,
+  Durability,
+  EntriesOptions,
+  ExecutionHead,
+  ExecutionLog,
+  ExecutionStatus,
+  GcReport,
+  ListExecutionsOptions,
+  LogEntry,
+  LogEntryBlock,
+  LogEntryKind,
+  ResumePoint,
+  RetentionPolicy,
+  Snapshot,
+  StateStore,
+  StateStoreComponents,
+  StateStoreInit,
+  VerificationReport
+} from './state-store.js'
+export { openStateStorage, type StateStorage, type StateStorageInit } from './storage.js'
