@@ -141,7 +141,7 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     }
   }
 
-  rollback(flowId: string, revision: number): Promise<FlowVersion> {
+  async rollback(flowId: string, revision: number): Promise<FlowVersion> {
     assertId(flowId, '/flowId')
     if (!Number.isSafeInteger(revision) || revision < 1) throw new InvalidInputError('Expected a revision from 1', '/revision')
     return this.withLock(flowId, async () => {
@@ -173,7 +173,7 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     return versions.sort((a, b) => (a.flowId < b.flowId ? -1 : a.flowId > b.flowId ? 1 : 0))
   }
 
-  private setArchived(flowId: string, archived: boolean): Promise<FlowVersion> {
+  private async setArchived(flowId: string, archived: boolean): Promise<FlowVersion> {
     assertId(flowId, '/flowId')
     return this.withLock(flowId, async () => {
       const current = await this.current(flowId)
