@@ -50,7 +50,8 @@ describe('snapshots', () => {
     expect(resume.snapshot?.seq).toBe(snap?.seq)
     expect(resume.entries.map((e) => e.payload)).toEqual([{ add: 31 }])
     // Reduce the resumed tail on top of the snapshot.
-    const state = resume.entries.reduce((acc, e) => acc + (e.payload as { add: number }).add, (resume.snapshot?.state as { total: number }).total)
+    const base = resume.snapshot?.state as { total: number } | undefined
+    const state = resume.entries.reduce((acc, e) => acc + (e.payload as { add: number }).add, base?.total ?? 0)
     expect(state).toBe(496)
     await store.stop()
     open.splice(0)
