@@ -1,0 +1,294 @@
+import Database from 'better-sqlite3'
+import type { Database as Db, Statement } from 'better-sqlite3'
+import type { IndexRecord } from '@qflow/pipeline'
+import { STATEMENT_CACHE_SIZE } from './constants.js'
+import { RECORD_COLUMNS, type SqlStatement } from './query-sql.js'
+import { migrate } from './schema.js'
+import type { StoredRecord } from './validate.js'
+
+/** Why a history entry was written. */
+export type IndexHistoryChange = 'put' | 'archive' | 'delete' | 'rebuild'
+
+/** One entry of a key's history. */
+export interface IndexHistoryEntry {
+  /** Position in the index's history, increasing across all keys. */
+  readonly seq: number
+  /** What happened: a put, an archive, a delete (the record as it was), or a rebuild from the source. */
+  readonly change: IndexHistoryChange
+  /** When the index recorded it, ms since the epoch. */
+  readonly recordedAt: number
+  /** The record after the change (before it, for a delete). */
+  readonly record: IndexRecord
+}
+
+/** A raw history row, as copied between databases during a rebuild. */
+export type HistoryRow = readonly [seq: number, key: string, change: string, recordedAt: number, record: string]
+
+type RecordRow = [
+  key: string,
+  kind: string,
+  owner: string,
+  subnet: string | null,
+  name: string | null,
+  description: string | null,
+  category: string | null,
+  status: string | null,
+  contentHash: string | null,
+  archived: number,
+  createdAt: number,
+  updatedAt: number,
+  tags: string,
+  attributes: string | null
+]
+
+/** Turns a `RECORD_COLUMNS` row back into a record, in the shape `validateRecord` normalizes to. */
+function rowToRecord(row: RecordRow): IndexRecord {
+  const [key, kind, owner, subnet, name, description, category, status, contentHash, archived, createdAt, updatedAt, tags, attributes] = row
+  const record: Record<string, unknown> = { key, kind, owner }
+  if (subnet !== null) record['subnet'] = subnet
+  if (name !== null) record['name'] = name
+  if (description !== null) record['description'] = description
+  record['tags'] = JSON.parse(tags) as string[]
+  if (category !== null) record['category'] = category
+  if (status !== null) record['status'] = status
+  if (contentHash !== null) record['contentHash'] = contentHash
+  record['archived'] = archived === 1
+  record['createdAt'] = createdAt
+  record['updatedAt'] = updatedAt
+  if (attributes !== null) record['attributes'] = JSON.parse(attributes) as Record<string, unknown>
+  return record as unknown as IndexRecord
+}
+
+/** How to open a database. */
+export interface StoreOptions {
+  /**
+   * A database being filled by a rebuild: no WAL, no fsync (a crash leaves a temporary file that
+   * is thrown away), a larger cache.
+   */
+  readonly bulk?: boolean
+  /** The clock, for the schema version table. */
+  readonly now: () => number
+}
+
+/**
+ * One open index database: its prepared statements and synchronous operations. Every write is
+ * one transaction. The class knows nothing of files, corruption or rebuilds.
+ */
+export class IndexStore {
+  readonly db: Db
+  private readonly upsert: Statement
+  private readonly clearTags: Statement
+  private readonly insertTag: Statement
+  private readonly touchTags: Statement
+  private readonly insertHistory: Statement
+  private readonly insertHistoryRow: Statement
+  private readonly selectByKey: Statement
+  private readonly selectRid: Statement
+  private readonly setArchived: Statement
+  private readonly deleteRecord: Statement
+  private readonly selectHistory: Statement
+  private readonly selectHistoryBatch: Statement
+  private readonly selectMaxSeq: Statement
+  private readonly pages = new Map<string, Statement>()
+
+  private constructor(db: Db) {
+    this.db = db
+    this.upsert = db.prepare(`
+      INSERT INTO records (key, kind, owner, subnet, name, description, category, status, content_hash, archived, created_at, updated_at, tags, attributes)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET
+        kind = excluded.kind, owner = excluded.owner, subnet = excluded.subnet, name = excluded.name,
+        description = excluded.description, category = excluded.category, status = excluded.status,
+        content_hash = excluded.content_hash, archived = excluded.archived, created_at = excluded.created_at,
+        updated_at = excluded.updated_at, tags = excluded.tags, attributes = excluded.attributes
+      RETURNING rid`)
+    this.upsert.pluck(true)
+    this.clearTags = db.prepare('DELETE FROM record_tags WHERE rid = ?')
+    this.insertTag = db.prepare('INSERT INTO record_tags (tag, updated_at, key, rid) VALUES (?, ?, ?, ?)')
+    this.touchTags = db.prepare('UPDATE record_tags SET updated_at = ? WHERE rid = ?')
+    this.insertHistory = db.prepare('INSERT INTO history (key, change, recorded_at, record) VALUES (?, ?, ?, ?)')
+    this.insertHistoryRow = db.prepare('INSERT INTO history (seq, key, change, recorded_at, record) VALUES (?, ?, ?, ?, ?)')
+    this.selectByKey = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records r WHERE r.key = ?`)
+    this.selectByKey.raw(true)
+    this.selectRid = db.prepare('SELECT rid FROM records WHERE key = ?')
+    this.selectRid.pluck(true)
+    this.setArchived = db.prepare('UPDATE records SET archived = 1, updated_at = ? WHERE rid = ?')
+    this.deleteRecord = db.prepare('DELETE FROM records WHERE rid = ?')
+    this.selectHistory = db.prepare('SELECT seq, change, recorded_at, record FROM history WHERE key = ? ORDER BY seq')
+    this.selectHistory.raw(true)
+    this.selectHistoryBatch = db.prepare('SELECT seq, key, change, recorded_at, record FROM history WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?')
+    this.selectHistoryBatch.raw(true)
+    this.selectMaxSeq = db.prepare('SELECT ifnull(max(seq), 0) FROM history')
+    this.selectMaxSeq.pluck(true)
+  }
+
+  /**
+   * Opens (creating if needed) a database, sets its pragmas and migrates it. SQLite's errors
+   * propagate as they are; the caller classifies them.
+   */
+  static open(path: string, options: StoreOptions): IndexStore {
+    const db = new Database(path)
+    try {
+      if (options.bulk === true) {
+        db.pragma('journal_mode = MEMORY')
+        db.pragma('synchronous = OFF')
+        db.pragma('cache_size = -65536')
+      } else {
+        db.pragma('journal_mode = WAL')
+        db.pragma('synchronous = NORMAL')
+        db.pragma('cache_size = -32768')
+      }
+      db.pragma('temp_store = MEMORY')
+      db.pragma('foreign_keys = OFF')
+      migrate(db, options.now())
+      return new IndexStore(db)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  /** `PRAGMA quick_check`: the problems found, empty when the database is sound. */
+  quickCheck(): string[] {
+    const rows = this.db.pragma('quick_check') as { quick_check: string }[]
+    return rows.map((row) => row.quick_check).filter((line) => line !== 'ok')
+  }
+
+  private writeOne(stored: StoredRecord, change: IndexHistoryChange, recordedAt: number): void {
+    const r = stored.record
+    const rid = this.upsert.get(
+      r.key,
+      r.kind,
+      r.owner,
+      r.subnet ?? null,
+      r.name ?? null,
+      r.description ?? null,
+      r.category ?? null,
+      r.status ?? null,
+      r.contentHash ?? null,
+      r.archived === true ? 1 : 0,
+      r.createdAt,
+      r.updatedAt,
+      stored.tagsJson,
+      stored.attributesJson
+    ) as number
+    this.clearTags.run(rid)
+    for (const tag of r.tags ?? []) this.insertTag.run(tag, r.updatedAt, r.key, rid)
+    this.insertHistory.run(r.key, change, recordedAt, JSON.stringify(r))
+  }
+
+  /** Inserts or replaces records, each with a history entry, in one transaction. */
+  put(records: readonly StoredRecord[], change: IndexHistoryChange, recordedAt: number): void {
+    if (records.length === 1) {
+      this.db.transaction(() => this.writeOne(records[0] as StoredRecord, change, recordedAt))()
+      return
+    }
+    this.db.transaction(() => {
+      for (const stored of records) this.writeOne(stored, change, recordedAt)
+    })()
+  }
+
+  /** The record with this key. */
+  get(key: string): IndexRecord | undefined {
+    const row = this.selectByKey.get(key) as RecordRow | undefined
+    return row === undefined ? undefined : rowToRecord(row)
+  }
+
+  /** Marks a record archived at `at` (its new `updatedAt`); undefined when there is none. Already archived records are left alone. */
+  archive(key: string, at: number, recordedAt: number): IndexRecord | undefined {
+    return this.db.transaction((): IndexRecord | undefined => {
+      const current = this.get(key)
+      if (current === undefined || current.archived === true) return current
+      const rid = this.selectRid.get(key) as number
+      this.setArchived.run(at, rid)
+      this.touchTags.run(at, rid)
+      const record = { ...current, archived: true, updatedAt: at }
+      this.insertHistory.run(key, 'archive', recordedAt, JSON.stringify(record))
+      return record
+    })()
+  }
+
+  /** Removes a record (its history stays, ending with a `delete` entry); false when there was none. */
+  delete(key: string, recordedAt: number): boolean {
+    return this.db.transaction((): boolean => {
+      const current = this.get(key)
+      if (current === undefined) return false
+      const rid = this.selectRid.get(key) as number
+      this.clearTags.run(rid)
+      this.deleteRecord.run(rid)
+      this.insertHistory.run(key, 'delete', recordedAt, JSON.stringify(current))
+      return true
+    })()
+  }
+
+  /** A key's history, oldest first. */
+  history(key: string): IndexHistoryEntry[] {
+    const rows = this.selectHistory.all(key) as [number, IndexHistoryChange, number, string][]
+    return rows.map(([seq, change, recordedAt, record]) => ({ seq, change, recordedAt, record: JSON.parse(record) as IndexRecord }))
+  }
+
+  /** The newest history position. */
+  maxHistorySeq(): number {
+    return this.selectMaxSeq.get() as number
+  }
+
+  /** History rows after `afterSeq` up to `upTo`, oldest first. */
+  historyRows(afterSeq: number, upTo: number, limit: number): HistoryRow[] {
+    return this.selectHistoryBatch.all(afterSeq, upTo, limit) as HistoryRow[]
+  }
+
+  /** Appends history rows copied from another index database, keeping their positions. */
+  appendHistoryRows(rows: readonly HistoryRow[]): void {
+    this.db.transaction(() => {
+      for (const row of rows) this.insertHistoryRow.run(...row)
+    })()
+  }
+
+  /** Forgets every history row (when copying them failed half-way). */
+  clearHistory(): void {
+    this.db.exec('DELETE FROM history')
+  }
+
+  private statement(sql: string): Statement {
+    let stmt = this.pages.get(sql)
+    if (stmt !== undefined) {
+      this.pages.delete(sql)
+    } else {
+      stmt = this.db.prepare(sql)
+      stmt.raw(true)
+      if (this.pages.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = this.pages.keys().next().value
+        if (oldest !== undefined) this.pages.delete(oldest)
+      }
+    }
+    this.pages.set(sql, stmt)
+    return stmt
+  }
+
+  /** Runs a page query built by `buildPageQuery`; its statement is prepared once per SQL shape. */
+  page(query: SqlStatement): IndexRecord[] {
+    const rows = this.statement(query.sql).all(...query.params) as RecordRow[]
+    return rows.map(rowToRecord)
+  }
+
+  /** The plan SQLite chooses for a page query. */
+  explain(query: SqlStatement): string[] {
+    const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.params) as { detail: string }[]
+    return rows.map((row) => row.detail)
+  }
+
+  /** Refreshes the planner's statistics fully (after a bulk load). */
+  analyze(): void {
+    this.db.exec('ANALYZE')
+  }
+
+  /** Lets SQLite refresh the statistics it judges stale (cheap when nothing changed much). */
+  optimize(): void {
+    this.db.pragma('optimize = 0x10002')
+  }
+
+  /** Closes the database (SQLite checkpoints and removes the WAL file when it is the last connection). */
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+}
