@@ -1,0 +1,454 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { IndexPage, IndexQuery, IndexRecord } from '@qflow/pipeline'
+import { ANALYZE_BATCH_THRESHOLD, DEFAULT_PATH, OPTIMIZE_EVERY_WRITES, REBUILD_BATCH_SIZE } from './constants.js'
+import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js'
+import {
+  IndexCorruptError,
+  type IndexCorruptionReason,
+  IndexRebuildError,
+  IndexRecordNotFoundError,
+  IndexStorageError,
+  InvalidIndexQueryError,
+  InvalidIndexRecordError,
+  MissingIndexSourceError,
+  QindexNotStartedError
+} from './errors.js'
+import { durableRename, fileSize, hasSqliteHeader, moveDatabaseFiles, removeDatabaseFiles, removeSidecars } from './files.js'
+import { ftsMatchExpression } from './fts.js'
+import type { ArchiveOptions, IndexRecordSource, QindexComponents, QindexInit, RebuildResult, SqliteQindex } from './qindex.js'
+import { buildPageQuery, type SqlStatement } from './query-sql.js'
+import { type IndexHistoryEntry, IndexStore } from './store.js'
+import { type NormalizedQuery, type StoredRecord, validateKey, validateQuery, validateRecord } from './validate.js'
+
+const MEMORY = ':memory:'
+const MAX_REPORTED_REJECTIONS = 100
+const HISTORY_COPY_BATCH = 5000
+
+/** A write made while a rebuild runs, replayed into the new database before the swap. */
+type JournalEntry =
+  | { readonly op: 'put'; readonly records: readonly StoredRecord[]; readonly recordedAt: number }
+  | { readonly op: 'archive'; readonly key: string; readonly at: number; readonly recordedAt: number }
+  | { readonly op: 'delete'; readonly key: string; readonly recordedAt: number }
+
+function sqliteCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined
+}
+
+function corruptionReason(code: string | undefined): IndexCorruptionReason | undefined {
+  if (code === undefined) return undefined
+  if (code.startsWith('SQLITE_NOTADB')) return 'not-a-database'
+  if (code.startsWith('SQLITE_CORRUPT')) return 'corrupt'
+  return undefined
+}
+
+function isTyped(err: unknown): boolean {
+  return (
+    err instanceof InvalidIndexRecordError ||
+    err instanceof InvalidIndexQueryError ||
+    err instanceof IndexCorruptError ||
+    err instanceof IndexRebuildError ||
+    err instanceof IndexStorageError ||
+    err instanceof IndexRecordNotFoundError ||
+    err instanceof MissingIndexSourceError ||
+    err instanceof QindexNotStartedError
+  )
+}
+
+/** The SQLite Qindex. Private: made by `qindex()`. */
+export class SqliteQindexImpl implements SqliteQindex {
+  readonly path: string
+  private readonly init: QindexInit
+  private readonly components: QindexComponents
+  private readonly now: () => number
+  private store: IndexStore | undefined
+  private starting: Promise<void> | undefined
+  /** Bumped by `stop()`: a rebuild started under another generation abandons its work. */
+  private generation = 0
+  private journal: JournalEntry[] | undefined
+  private writesSinceOptimize = 0
+
+  constructor(init: QindexInit, components: QindexComponents) {
+    this.init = init
+    this.components = components
+    this.path = init.path ?? DEFAULT_PATH
+    this.now = init.now ?? Date.now
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    if (this.store !== undefined) return
+    if (this.starting === undefined) {
+      this.starting = this.open().finally(() => {
+        this.starting = undefined
+      })
+    }
+    return this.starting
+  }
+
+  async stop(): Promise<void> {
+    this.generation++
+    const store = this.store
+    this.store = undefined
+    if (store === undefined) return
+    try {
+      store.optimize()
+    } catch {
+      // Statistics are an optimisation; closing matters more.
+    }
+    store.close()
+  }
+
+  private async open(): Promise<void> {
+    const generation = this.generation
+    const source = this.components.source
+    const rebuildWhenMissing = this.init.rebuildWhenMissing ?? true
+    if (this.path === MEMORY) {
+      const store =
+        source !== undefined && rebuildWhenMissing ? (await this.build(source(), generation)).store : this.openStore(MEMORY)
+      this.install(store, generation)
+      return
+    }
+    removeDatabaseFiles(this.rebuildPath())
+    const size = fileSize(this.path)
+    if (size === undefined || size === 0) {
+      if (source !== undefined && rebuildWhenMissing) {
+        const built = await this.build(source(), generation)
+        this.install(this.swapFileIn(built.store), generation)
+      } else {
+        this.install(this.openStore(this.path), generation)
+      }
+      return
+    }
+    let store: IndexStore
+    try {
+      store = this.openChecked()
+    } catch (err) {
+      if (!(err instanceof IndexCorruptError)) throw err
+      if (source === undefined) {
+        this.init.onCorrupt?.(err)
+        throw err
+      }
+      // Keep the broken file for inspection; from here on the index counts as missing, so a
+      // failed rebuild is retried at the next start.
+      err.movedTo = moveDatabaseFiles(this.path, `${this.path}.corrupt-${this.now()}`)
+      this.init.onCorrupt?.(err)
+      const built = await this.build(source(), generation)
+      store = this.swapFileIn(built.store)
+    }
+    this.install(store, generation)
+  }
+
+  private install(store: IndexStore, generation: number): void {
+    if (generation !== this.generation) {
+      store.close()
+      throw new IndexRebuildError('The index was stopped while starting', { retryable: true })
+    }
+    try {
+      store.optimize()
+    } catch {
+      // Statistics are an optimisation.
+    }
+    this.store = store
+  }
+
+  private openStore(path: string, bulk = false): IndexStore {
+    try {
+      return IndexStore.open(path, { bulk, now: this.now })
+    } catch (err) {
+      throw this.classify(err, path)
+    }
+  }
+
+  /** Opens the existing database file and proves it sound: header, SQLite's own checks, `quick_check`. */
+  private openChecked(): IndexStore {
+    if (!hasSqliteHeader(this.path)) {
+      throw new IndexCorruptError(this.path, 'bad-header', 'the file does not start with the SQLite header')
+    }
+    const store = this.openStore(this.path)
+    if (this.init.integrityCheck ?? true) {
+      let problems: string[]
+      try {
+        problems = store.quickCheck()
+      } catch (err) {
+        store.close()
+        throw this.classify(err, this.path)
+      }
+      if (problems.length > 0) {
+        store.close()
+        throw new IndexCorruptError(this.path, 'quick-check-failed', problems.slice(0, 5).join('; '))
+      }
+    }
+    return store
+  }
+
+  private rebuildPath(): string {
+    return this.path === MEMORY ? MEMORY : `${this.path}.rebuilding`
+  }
+
+  /** Turns a SQLite failure into the typed error callers branch on. */
+  private classify(err: unknown, path = this.path): Error {
+    if (isTyped(err)) return err as Error
+    const code = sqliteCode(err)
+    const reason = corruptionReason(code)
+    if (reason !== undefined) return new IndexCorruptError(path, reason, (err as Error).message, err)
+    if (code !== undefined) return new IndexStorageError(`Index database ${path}: ${(err as Error).message}`, code, err)
+    if (err instanceof Error && /database connection is not open/.test(err.message)) return new QindexNotStartedError()
+    return err instanceof Error ? err : new Error(String(err))
+  }
+
+  /** Runs one synchronous database step, turning SQLite's errors into typed ones. */
+  private run<T>(step: (store: IndexStore) => T): T {
+    const store = this.store
+    if (store === undefined) throw new QindexNotStartedError()
+    try {
+      return step(store)
+    } catch (err) {
+      const typed = this.classify(err)
+      if (typed instanceof IndexCorruptError) this.init.onCorrupt?.(typed)
+      throw typed
+    }
+  }
+
+  private wrote(count: number): void {
+    this.writesSinceOptimize += count
+    if (count >= ANALYZE_BATCH_THRESHOLD || this.writesSinceOptimize >= OPTIMIZE_EVERY_WRITES) {
+      this.writesSinceOptimize = 0
+      try {
+        this.store?.optimize()
+      } catch {
+        // Statistics are an optimisation: the write itself succeeded.
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async put(record: IndexRecord): Promise<void> {
+    const stored = [validateRecord(record)]
+    const recordedAt = this.now()
+    this.run((store) => store.put(stored, 'put', recordedAt))
+    this.journal?.push({ op: 'put', records: stored, recordedAt })
+    this.wrote(1)
+  }
+
+  async putMany(records: Iterable<IndexRecord>): Promise<number> {
+    if (records === null || typeof (records as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+      throw new InvalidIndexRecordError('putMany takes an iterable of records')
+    }
+    const stored: StoredRecord[] = []
+    let i = 0
+    for (const record of records) stored.push(validateRecord(record, i++))
+    if (stored.length === 0) return 0
+    const recordedAt = this.now()
+    this.run((store) => store.put(stored, 'put', recordedAt))
+    this.journal?.push({ op: 'put', records: stored, recordedAt })
+    this.wrote(stored.length)
+    return stored.length
+  }
+
+  async archive(key: string, options: ArchiveOptions = {}): Promise<IndexRecord> {
+    validateKey(key)
+    const recordedAt = this.now()
+    const at = options.at ?? recordedAt
+    if (!Number.isSafeInteger(at) || at < 0) throw new InvalidIndexQueryError('archive at must be a whole number of milliseconds since the epoch', 'at')
+    const record = this.run((store) => store.archive(key, at, recordedAt))
+    if (record === undefined) throw new IndexRecordNotFoundError(key)
+    this.journal?.push({ op: 'archive', key, at, recordedAt })
+    this.wrote(1)
+    return record
+  }
+
+  async delete(key: string): Promise<boolean> {
+    validateKey(key)
+    const recordedAt = this.now()
+    const deleted = this.run((store) => store.delete(key, recordedAt))
+    if (deleted) {
+      this.journal?.push({ op: 'delete', key, recordedAt })
+      this.wrote(1)
+    }
+    return deleted
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async get(key: string): Promise<IndexRecord | undefined> {
+    validateKey(key)
+    return this.run((store) => store.get(key))
+  }
+
+  async history(key: string): Promise<readonly IndexHistoryEntry[]> {
+    validateKey(key)
+    return this.run((store) => store.history(key))
+  }
+
+  /** Validates a query and builds its SQL; null when it can match nothing (search text without a searchable term). */
+  private plan(input: IndexQuery): { query: NormalizedQuery; fingerprint: string; statement: SqlStatement | null } {
+    const query = validateQuery(input)
+    const match = query.text === undefined ? undefined : ftsMatchExpression(query.text)
+    const fingerprint = queryFingerprint(query)
+    const valueType = query.sort.field === 'updatedAt' || query.sort.field === 'createdAt' ? 'number' : 'string'
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, fingerprint, valueType)
+    return { query, fingerprint, statement: match === null ? null : buildPageQuery(query, match, after) }
+  }
+
+  async query(input: IndexQuery): Promise<IndexPage> {
+    const { query, fingerprint, statement } = this.plan(input)
+    if (statement === null) {
+      this.run(() => undefined)
+      return { records: [] }
+    }
+    const rows = this.run((store) => store.page(statement))
+    if (rows.length <= query.limit) return { records: rows }
+    const records = rows.slice(0, query.limit)
+    const last = records[records.length - 1] as IndexRecord
+    const field = query.sort.field
+    const value = field === 'name' ? (last.name ?? '') : field === 'key' ? last.key : last[field]
+    return { records, nextCursor: encodeCursor(fingerprint, { value, key: last.key }) }
+  }
+
+  async explain(input: IndexQuery): Promise<readonly string[]> {
+    const { statement } = this.plan(input)
+    if (statement === null) return ['NO SEARCHABLE TERM: matches nothing']
+    return this.run((store) => store.explain(statement))
+  }
+
+  // ---------------------------------------------------------------- rebuild
+
+  async rebuild(source?: IndexRecordSource): Promise<RebuildResult> {
+    const records = source ?? this.components.source?.()
+    if (records === undefined) throw new MissingIndexSourceError()
+    const live = this.store
+    if (live === undefined) throw new QindexNotStartedError()
+    if (this.journal !== undefined) throw new IndexRebuildError('A rebuild is already running', { retryable: true })
+    const generation = this.generation
+    const journal: JournalEntry[] = []
+    this.journal = journal
+    try {
+      const built = await this.build(records, generation, live)
+      // From here to the end everything is synchronous: no call can slip between replay and swap.
+      if (generation !== this.generation || this.store !== live) {
+        built.store.close()
+        removeDatabaseFiles(this.rebuildPath())
+        throw new IndexRebuildError('The index was stopped during the rebuild', { retryable: true })
+      }
+      try {
+        this.replay(built.store, journal)
+      } catch (err) {
+        built.store.close()
+        removeDatabaseFiles(this.rebuildPath())
+        throw this.classify(err, this.rebuildPath())
+      }
+      if (this.path === MEMORY) {
+        live.close()
+        this.store = built.store
+      } else {
+        live.close()
+        this.store = undefined
+        this.store = this.swapFileIn(built.store)
+      }
+      return built.result
+    } finally {
+      this.journal = undefined
+    }
+  }
+
+  private replay(store: IndexStore, journal: readonly JournalEntry[]): void {
+    for (const entry of journal) {
+      if (entry.op === 'put') store.put(entry.records, 'put', entry.recordedAt)
+      else if (entry.op === 'archive') store.archive(entry.key, entry.at, entry.recordedAt)
+      else store.delete(entry.key, entry.recordedAt)
+    }
+  }
+
+  /**
+   * Closes a freshly built database, renames it over the index path (removing the closed old
+   * database's stale sidecars first) and opens it in WAL mode.
+   */
+  private swapFileIn(built: IndexStore): IndexStore {
+    built.close()
+    const from = this.rebuildPath()
+    try {
+      removeSidecars(this.path)
+      durableRename(from, this.path)
+    } catch (err) {
+      removeDatabaseFiles(from)
+      throw new IndexStorageError(`Could not move the rebuilt index into place: ${(err as Error).message}`, 'SQLITE_IOERR', err)
+    }
+    return this.openStore(this.path)
+  }
+
+  /**
+   * Fills a fresh database (`<path>.rebuilding`, or a new in-memory one) from a source, in
+   * batches of one transaction each. Malformed source records are counted and left out. With
+   * `carryFrom`, the live database's history is copied first.
+   */
+  private async build(
+    records: IndexRecordSource,
+    generation: number,
+    carryFrom?: IndexStore
+  ): Promise<{ store: IndexStore; result: RebuildResult }> {
+    const target = this.rebuildPath()
+    if (target !== MEMORY) removeDatabaseFiles(target)
+    const fresh = this.openStore(target, true)
+    const errors: InvalidIndexRecordError[] = []
+    let indexed = 0
+    let rejected = 0
+    const abandoned = (): boolean => generation !== this.generation
+    try {
+      if (carryFrom !== undefined) await this.copyHistory(carryFrom, fresh, abandoned)
+      let batch: StoredRecord[] = []
+      const flush = (): void => {
+        if (batch.length === 0) return
+        fresh.put(batch, 'rebuild', this.now())
+        indexed += batch.length
+        batch = []
+      }
+      let seen = 0
+      for await (const record of records) {
+        if (abandoned()) break
+        try {
+          batch.push(validateRecord(record, seen))
+        } catch (err) {
+          rejected++
+          if (errors.length < MAX_REPORTED_REJECTIONS) errors.push(err as InvalidIndexRecordError)
+        }
+        seen++
+        if (batch.length >= REBUILD_BATCH_SIZE) {
+          flush()
+          await yieldToLoop()
+        }
+      }
+      if (abandoned()) throw new IndexRebuildError('The index was stopped during the rebuild', { retryable: true })
+      flush()
+      fresh.analyze()
+      return { store: fresh, result: { indexed, rejected, errors } }
+    } catch (err) {
+      fresh.close()
+      if (target !== MEMORY) removeDatabaseFiles(target)
+      if (err instanceof IndexRebuildError) throw err
+      const code = sqliteCode(err)
+      if (code !== undefined) throw this.classify(err, target)
+      throw new IndexRebuildError(`Rebuilding the index failed: the source threw: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    }
+  }
+
+  /** Copies the live history into a fresh database; best effort: a damaged live database gives a fresh history. */
+  private async copyHistory(from: IndexStore, to: IndexStore, abandoned: () => boolean): Promise<void> {
+    try {
+      const upTo = from.maxHistorySeq()
+      let after = 0
+      while (!abandoned()) {
+        const rows = from.historyRows(after, upTo, HISTORY_COPY_BATCH)
+        if (rows.length === 0) return
+        to.appendHistoryRows(rows)
+        after = (rows[rows.length - 1] as readonly [number, ...unknown[]])[0]
+        await yieldToLoop()
+      }
+    } catch (err) {
+      if (corruptionReason(sqliteCode(err)) === undefined && !(err instanceof TypeError)) throw err
+      to.clearHistory()
+    }
+  }
+}
