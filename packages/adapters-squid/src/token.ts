@@ -35,7 +35,7 @@ export interface IssueTokenInit {
   audience: string | readonly string[]
   /** The identity the token speaks for. Default the signer itself. */
   subject?: string
-  /** Lifetime, ms (rounded to whole seconds, at least 1 s). Default 5 minutes. */
+  /** Lifetime counted from issue (not from `notBefore`), ms, rounded to whole seconds, at least 1 s. Default 5 minutes. */
   ttlMs?: number
   /** Start of validity, ms since the epoch. Default: valid from issue. */
   notBefore?: number
