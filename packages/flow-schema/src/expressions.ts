@@ -1,0 +1,118 @@
+import jsonata from 'jsonata'
+import { EXPRESSION_CACHE_SIZE, MAX_EXPRESSION_LENGTH } from './constants.js'
+import { FlowExpressionError } from './errors.js'
+import { LruCache } from './lru.js'
+
+/** A compiled JSONata expression (shared through the cache: pass bindings to `evaluate`, never call `assign`). */
+export type CompiledExpression = jsonata.Expression
+
+type Entry = { ok: true; expression: CompiledExpression } | { ok: false; error: FlowExpressionError }
+
+const cache = new LruCache<string, Entry>(EXPRESSION_CACHE_SIZE)
+
+function compileUncached(text: string): Entry {
+  if (text.length > MAX_EXPRESSION_LENGTH) {
+    return {
+      ok: false,
+      error: new FlowExpressionError(`expression is longer than ${MAX_EXPRESSION_LENGTH} characters`, { expression: text, code: 'too-long' })
+    }
+  }
+  try {
+    return { ok: true, expression: jsonata(text) }
+  } catch (err) {
+    if (err instanceof RangeError) {
+      return { ok: false, error: new FlowExpressionError('expression nests too deeply', { expression: text, code: 'too-deep' }) }
+    }
+    const e = err as { code?: unknown; position?: unknown; message?: unknown; token?: unknown }
+    const position = typeof e.position === 'number' ? e.position : undefined
+    const message = typeof e.message === 'string' ? e.message : 'invalid expression'
+    const init: { expression: string; code: string; position?: number } = { expression: text, code: typeof e.code === 'string' ? e.code : 'syntax' }
+    if (position !== undefined) init.position = position
+    return {
+      ok: false,
+      error: new FlowExpressionError(`JSONata ${init.code}${position === undefined ? '' : ` at position ${position}`}: ${message}`, init)
+    }
+  }
+}
+
+function lookup(text: string): Entry {
+  let entry = cache.get(text)
+  if (entry === undefined) {
+    entry = compileUncached(text)
+    cache.set(text, entry)
+  }
+  return entry
+}
+
+/**
+ * Compiles a JSONata expression, through a shared cache (the same text compiles once). The result
+ * is shared by every caller: evaluate it with bindings (`expr.evaluate(input, bindings)`) and never
+ * mutate it with `assign` or `registerFunction`.
+ *
+ * @throws {@link FlowExpressionError} on a syntax error (with JSONata's code and position).
+ */
+export function compileExpression(text: string): CompiledExpression {
+  const entry = lookup(text)
+  if (!entry.ok) throw entry.error
+  return entry.expression
+}
+
+/** Like {@link compileExpression} but returns the error instead of throwing it. */
+export function checkExpression(text: string): FlowExpressionError | undefined {
+  const entry = lookup(text)
+  return entry.ok ? undefined : entry.error
+}
+
+const TEMPLATE = /^\s*\{\{([\s\S]*)\}\}\s*$/
+
+/**
+ * The JSONata text of a template value: a string that is entirely `{{ … }}` (surrounding
+ * whitespace allowed) is an expression, and this returns what is between the braces. Any other
+ * value (including strings that merely contain `{{`) gives `undefined` and is a literal.
+ */
+export function templateExpression(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
+  // cheap pre-check before the regular expression
+  const first = value.indexOf('{{')
+  if (first === -1) return undefined
+  const m = TEMPLATE.exec(value)
+  return m === null ? undefined : (m[1] as string)
+}
+
+/** A template expression found in a value, with where it is. */
+export interface TemplateLocation {
+  /** Reference tokens from the value's root to the string. */
+  path: (string | number)[]
+  /** The JSONata text between the braces. */
+  expression: string
+}
+
+/**
+ * Finds every `{{ … }}` template string in a JSON value, at any depth, without recursion.
+ * `maxNodes` bounds the walk (values past it are not visited).
+ */
+export function findTemplates(value: unknown, maxNodes = Number.POSITIVE_INFINITY): TemplateLocation[] {
+  const found: TemplateLocation[] = []
+  const stack: [unknown, (string | number)[]][] = [[value, []]]
+  let visited = 0
+  while (stack.length > 0 && visited < maxNodes) {
+    const [node, path] = stack.pop() as [unknown, (string | number)[]]
+    visited++
+    if (typeof node === 'string') {
+      const expression = templateExpression(node)
+      if (expression !== undefined) found.push({ path, expression })
+      continue
+    }
+    if (node === null || typeof node !== 'object') continue
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, i]])
+    } else {
+      const keys = Object.keys(node)
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const key = keys[i] as string
+        stack.push([(node as Record<string, unknown>)[key], [...path, key]])
+      }
+    }
+  }
+  return found
+}
