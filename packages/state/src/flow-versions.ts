@@ -1,4 +1,4 @@
-import { type Flow, type FlowHash, flowHash } from '@qflow/flow-schema'
+import type { Flow, FlowHash } from '@qflow/flow-schema'
 import type { Signer } from '@qflow/pipeline'
 import { Key } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
@@ -19,6 +19,15 @@ export interface FlowRegistryContext {
 }
 
 const ACTIONS: readonly string[] = ['register', 'rollback', 'archive', 'restore']
+
+/**
+ * `@qflow/flow-schema` brings its validator, YAML parser and expression engine: load it when the
+ * registry is first used, not when the state store is imported.
+ */
+async function hashFlow(flow: Flow): Promise<FlowHash> {
+  const { flowHash } = await import('@qflow/flow-schema')
+  return flowHash(flow)
+}
 
 function flowKey(flowId: string): Key {
   return new Key(`${FLOWS_PREFIX}/${flowId}`)
@@ -74,7 +83,7 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     let hash: FlowHash
     let doc: ReturnType<typeof encodeBlock>
     try {
-      hash = await flowHash(flow)
+      hash = await hashFlow(flow)
       doc = encodeBlock(flow)
     } catch (err) {
       throw new InvalidInputError(`The flow cannot be hashed or stored: ${(err as Error).message}`)
@@ -239,7 +248,7 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     } catch (err) {
       throw new CorruptRecordError(cid.toString(), 'not dag-json', err)
     }
-    if ((await flowHash(flow)) !== hash) throw new CorruptRecordError(cid.toString(), `the flow document does not hash to ${hash}`)
+    if ((await hashFlow(flow)) !== hash) throw new CorruptRecordError(cid.toString(), `the flow document does not hash to ${hash}`)
     return flow
   }
 

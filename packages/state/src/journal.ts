@@ -184,7 +184,7 @@ export class CommitJournal {
       bytes = new Uint8Array(0)
     }
     const txs = decodeFrames(bytes)
-    for (const tx of txs) await this.apply([tx], true)
+    for (const tx of txs) await this.apply([tx])
     this.handle = await open(path, 'a')
     await this.checkpointNow()
     await fsyncPath(dirname(path))
@@ -261,13 +261,16 @@ export class CommitJournal {
       await this.handle.datasync()
       this.journalBytes += frame.byteLength
     }
-    await this.apply(txs, false)
+    await this.apply(txs)
     if (this.handle !== undefined && this.journalBytes >= this.checkpointBytes) await this.checkpointNow()
   }
 
-  /** Writes the transactions' blocks and keys to the stores; later puts of a key win. */
-  private async apply(txs: readonly Transaction[], overwrite: boolean): Promise<void> {
-    const { blockstore, datastore } = this.storage
+  /**
+   * Writes the transactions' blocks (over any existing file: content-addressed, so the same bytes,
+   * and a replay repairs torn ones) and keys to the stores; later puts of a key win.
+   */
+  private async apply(txs: readonly Transaction[]): Promise<void> {
+    const { datastore } = this.storage
     const blocks = new Map<string, Block>()
     const finalValues = new Map<string, { key: Key; value: Uint8Array | undefined }>()
     for (const tx of txs) {
@@ -276,11 +279,10 @@ export class CommitJournal {
       for (const key of tx.deletes ?? []) finalValues.set(key.toString(), { key, value: undefined })
     }
     await inParallel([...blocks.values()], 16, async (block) => {
-      if (!overwrite && (await blockstore.has(block.cid))) return
-      await blockstore.put(block.cid, block.bytes)
+      await this.storage.writeBlock(block.cid, block.bytes)
       this.touch(this.storage.blockFile(block.cid))
     })
-    for (const { key, value } of finalValues.values()) {
+    await inParallel([...finalValues.values()], 16, async ({ key, value }) => {
       if (value === undefined) {
         await datastore.delete(key)
         const file = this.storage.datastoreFile(key)
@@ -289,7 +291,7 @@ export class CommitJournal {
         await datastore.put(key, value)
         this.touch(this.storage.datastoreFile(key))
       }
-    }
+    })
   }
 
   private touch(file: string | undefined): void {

@@ -47,7 +47,7 @@ describe('execution log', () => {
     const s = await store(undefined, identity)
     const { cid } = await s.log.append('exec-enc', { kind: 'started', payload: { secret: 'hunter2' } })
     const { dagJson } = await import('@helia/dag-json')
-    const block = (await dagJson(s.helia).get(cid, { offline: true })) as Record<string, unknown>
+    const block = (await dagJson(s.helia).get(cid)) as Record<string, unknown>
     expect(block['actor']).toBe(identity.signer.did)
     expect(block['signature']).toBeInstanceOf(Uint8Array)
     expect((block['signature'] as Uint8Array).length).toBe(64)

@@ -42,7 +42,7 @@ describe('state store', () => {
     open.push(store)
     const { cid } = await store.log.append('h', { kind: 'started', payload: 'hello' })
     expect(store.helia.getCodec(0x0129)).toBeDefined()
-    const block = (await dagJson(store.helia).get(cid, { offline: true })) as { seq: number; kind: string }
+    const block = (await dagJson(store.helia).get(cid)) as { seq: number; kind: string }
     expect(block).toMatchObject({ seq: 0, kind: 'started' })
   })
 
@@ -60,7 +60,7 @@ describe('state store', () => {
       await store.stop()
       // The caller's Helia and storage stay open after the store stops.
       expect(helia.status).toBe('started')
-      expect(await dagJson(helia).get(extra, { offline: true })).toEqual({ note: 'added through Helia' })
+      expect(await dagJson(helia).get(extra)).toEqual({ note: 'added through Helia' })
     } finally {
       await helia.stop()
       await storage.close()

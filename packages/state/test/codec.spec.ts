@@ -1,0 +1,55 @@
+import * as dagJson from '@ipld/dag-json'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import { describe, expect, it } from 'vitest'
+import { bytesMatchCid, canonicalBlockBytes, decodeBlock, encodeBlock } from '../src/codec.js'
+
+const cid = CID.parse('bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea')
+
+/** dag-json data model values: what log entries, head records and payloads are made of. */
+const ipld = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.maxSafeInteger(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d)),
+    fc.string(),
+    fc.string({ unit: 'grapheme' }),
+    fc.uint8Array({ maxLength: 64 }),
+    fc.constant(cid),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.string().filter((k) => k !== '/'), tie('value'), { maxKeys: 4 })
+  )
+})).value
+
+describe('codec', () => {
+  it('writes the same bytes as @ipld/dag-json', () => {
+    fc.assert(
+      fc.property(ipld, (value) => {
+        expect(Buffer.from(canonicalBlockBytes(value)).toString('hex')).toBe(Buffer.from(dagJson.encode(value)).toString('hex'))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it('reads back what @ipld/dag-json reads', () => {
+    fc.assert(
+      fc.property(ipld, (value) => {
+        const bytes = dagJson.encode(value)
+        expect(decodeBlock(bytes)).toEqual(dagJson.decode(bytes))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it('makes CIDv1 dag-json sha2-256 blocks and checks bytes against them', () => {
+    const block = encodeBlock({ a: new Uint8Array([1, 2]), link: cid, n: -3 })
+    expect(new TextDecoder().decode(block.bytes)).toBe(`{"a":{"/":{"bytes":"AQI"}},"link":{"/":"${cid.toString()}"},"n":-3}`)
+    expect(block.cid.toString()).toBe(CID.createV1(dagJson.code, block.cid.multihash).toString())
+    expect(bytesMatchCid(block.cid, block.bytes)).toBe(true)
+    expect(bytesMatchCid(block.cid, block.bytes.subarray(1))).toBe(false)
+    expect(bytesMatchCid(cid, block.bytes)).toBe(false)
+  })
+})
