@@ -63,6 +63,7 @@ function context(overrides: Partial<ActionContext> = {}): ActionContext {
     idempotencyKey: 'e1/s1/1',
     signal: new AbortController().signal,
     actor: 'did:key:z6Mk',
+    scope: {},
     log: () => {},
     ...overrides
   }
@@ -99,7 +100,7 @@ describe('http.request', () => {
     expect([busy.name, busy.status, busy.retryable, busy.body]).toEqual(['HttpStatusError', 503, true, 'busy'])
     const missing = await errorOf(loopbackAllowed.execute({ url: `${base}/missing` }, context()))
     expect([missing.name, missing.status, missing.retryable]).toEqual(['HttpStatusError', 404, false])
-    const tolerated = await loopbackAllowed.execute({ url: `${base}/missing`, failOnStatus: false }, context())
+    const tolerated = await loopbackAllowed.execute({ url: `${base}/missing`, expectStatus: [200, 404] }, context())
     expect(tolerated.status).toBe(404)
   })
 

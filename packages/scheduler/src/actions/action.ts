@@ -17,6 +17,8 @@ export interface ActionContext {
   readonly actor: string
   /** The DAO subnet. */
   readonly subnet?: string
+  /** What the step's expressions see as `$` (input, step outputs, execution, flow). */
+  readonly scope: unknown
   /** Appends a line to the execution's log. */
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: unknown): void
 }

@@ -16,10 +16,12 @@ export interface HttpRequestParams {
   query?: Record<string, string | number | boolean>
   /** Per-request timeout; the step's own timeout applies too. */
   timeoutMs?: number
-  /** Fail the step on a status of 400 or more (default true). */
-  failOnStatus?: boolean
-  /** How to read the body: `auto` parses JSON when the content type says so (default). */
-  responseType?: 'auto' | 'json' | 'text'
+  /** Statuses that count as success; default: any status below 400. */
+  expectStatus?: readonly number[]
+  /** Follow redirects (default true, every hop checked). */
+  followRedirects?: boolean
+  /** How to read the body: JSON when the content type says so (default), `json`, `text`, or `bytes` (base64). */
+  responseType?: 'json' | 'text' | 'bytes'
 }
 
 /** What `http.request` returns. */
@@ -231,7 +233,8 @@ class HttpRequestAction implements Action<HttpRequestParams, HttpResponseOutput>
     for (;;) {
       response = await this.once(url, method, headers, body, signal)
       const location = response.headers.location
-      if (response.status >= 300 && response.status < 400 && location !== undefined && redirects < this.maxRedirects) {
+      const follow = params.followRedirects ?? true
+      if (follow && response.status >= 300 && response.status < 400 && location !== undefined && redirects < this.maxRedirects) {
         redirects++
         url = new URL(location, url)
         if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
@@ -242,17 +245,23 @@ class HttpRequestAction implements Action<HttpRequestParams, HttpResponseOutput>
       break
     }
     const contentType = response.headers['content-type'] ?? ''
-    const type = params.responseType ?? 'auto'
-    const text = response.raw.toString('utf8')
-    let parsed: unknown = text
-    if (type === 'json' || (type === 'auto' && /\bjson\b/i.test(contentType))) {
-      try {
-        parsed = text === '' ? null : JSON.parse(text)
-      } catch {
-        if (type === 'json') throw new HttpRequestError('The response body is not JSON', 'EBADJSON')
+    const type = params.responseType
+    let parsed: unknown
+    if (type === 'bytes') {
+      parsed = response.raw.toString('base64')
+    } else {
+      const text = response.raw.toString('utf8')
+      parsed = text
+      if (type === 'json' || (type === undefined && /\bjson\b/i.test(contentType))) {
+        try {
+          parsed = text === '' ? null : JSON.parse(text)
+        } catch {
+          if (type === 'json') throw new HttpRequestError('The response body is not JSON', 'EBADJSON')
+        }
       }
     }
-    if ((params.failOnStatus ?? true) && response.status >= 400) throw new HttpStatusError(response.status, parsed)
+    const expected = params.expectStatus
+    if (expected === undefined ? response.status >= 400 : !expected.includes(response.status)) throw new HttpStatusError(response.status, parsed)
     return { status: response.status, headers: response.headers, body: parsed }
   }
 

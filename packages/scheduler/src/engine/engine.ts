@@ -1,0 +1,1049 @@
+import { randomUUID } from 'node:crypto'
+import type { ActorCredentials, IndexRecord, Pipeline, PipelineResult, Qerberos, Qindex } from '@qflow/pipeline'
+import { PipelineHaltedError, payloadDigest } from '@qflow/pipeline'
+import type { ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
+import { type Action, type ActionContext, type ActionRegistry, InvalidActionParamsError, UnknownActionError } from '../actions/action.js'
+import { retryDelay } from '../backoff.js'
+import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_STEP_TIMEOUT_MS } from '../constants.js'
+import { createEvent, type QflowEvent, type QflowEventData, type QflowEventName } from '../events/envelope.js'
+import {
+  EngineNotStartedError,
+  EventTimeoutError,
+  ExecutionStateError,
+  FlowReferenceError,
+  StepIntegrityError,
+  StepTimeoutError,
+  UnknownExecutionError
+} from './errors.js'
+import {
+  applyEntry,
+  type ErrorInfo,
+  type ExecutionState,
+  type ExecutionStatusName,
+  initialState,
+  type StartedPayload,
+  type StateEntry,
+  type TokenRecord
+} from './execution-state.js'
+import { type ExpressionContext, evaluateExpression, evaluateTemplates } from './expressions.js'
+import type { EngineFlow, EngineStep } from './flow-model.js'
+import { buildFlowGraph, type FlowGraph, type StepOutcome } from './graph.js'
+import { type ModuleRegistry, UnknownModuleError } from './modules.js'
+
+/** How an execution ended. */
+export interface ExecutionResult {
+  readonly executionId: string
+  readonly status: 'completed' | 'failed' | 'aborted'
+  readonly output?: unknown
+  readonly error?: ErrorInfo
+}
+
+/** Which flow to run: a stored flow's hash, its id (current version) or `id@version`. */
+export type FlowRef = string
+
+/** Options of {@link Engine.startExecution}. */
+export interface StartOptions {
+  /** Who starts it, with their credentials (checked by the pipeline's Qlock stage). */
+  readonly actor: { readonly did: string; readonly credentials?: ActorCredentials }
+  /** The DAO subnet; default the flow's `metadata.daoSubnet`, else the engine's. */
+  readonly subnet?: string
+  /** What started it (`manual`, `webhook:<id>`, `schedule:<id>`, …). */
+  readonly trigger?: string
+  /** The execution id; a new one is made when absent. Starting an id that exists returns it. */
+  readonly executionId?: string
+  /** For sub-flows: the parent step. */
+  readonly parent?: { readonly executionId: string; readonly stepId: string }
+}
+
+/** Options of {@link engine}; all optional. */
+export interface EngineInit {
+  /** Default step timeout when a step sets none, ms. Default 5 minutes. */
+  defaultStepTimeoutMs?: number
+  /** Take a snapshot every this many log entries. Default 500. */
+  snapshotEvery?: number
+  /** Subnet of executions whose flow names none. Default `default`. */
+  subnet?: string
+  /**
+   * Told of failures that belong to no caller: a store failure while driving an execution (the
+   * execution then stops here and resumes from its log on the next start).
+   */
+  onError?: (executionId: string, error: unknown) => void
+}
+
+/** What the engine is given. */
+export interface EngineComponents {
+  /** The node identity: it vouches for actors it authenticated and signs through the state store. */
+  identity: { readonly did: string }
+  /** The execution logs (from `@qflow/state`). */
+  log: Pick<ExecutionLog, 'append' | 'resume' | 'listExecutions' | 'snapshot' | 'head'>
+  /** The flow registry (from `@qflow/state`). */
+  flows: Pick<FlowRegistry, 'getByHash' | 'get' | 'history' | 'register'>
+  /** The universal pipeline; runs before an execution starts and before every step. */
+  pipeline: Pick<Pipeline, 'run'>
+  /** Actions `task` steps run. */
+  actions: ActionRegistry
+  /** Modules `module-call` steps reach. */
+  modules?: ModuleRegistry
+  /** Integrity checks of step outputs against `outputSchema`. */
+  qerberos?: Pick<Qerberos, 'checkIntegrity'>
+  /** Indexes executions as they change. */
+  qindex?: Pick<Qindex, 'put'>
+}
+
+/** The engine. */
+export interface Engine {
+  /** Recovers unfinished executions and starts serving. */
+  start(): Promise<void>
+  /** Stops timers and waits; running steps are abandoned and resume on the next start. */
+  stop(): Promise<void>
+  /** Stores a flow version (after the pipeline let the actor write it) and announces it. */
+  createFlow(flow: EngineFlow & Record<string, unknown>, options: { readonly actor: { readonly did: string; readonly credentials?: ActorCredentials } }): Promise<FlowVersion>
+  /** Starts an execution; resolves with its id once the start is durable. */
+  startExecution(flow: FlowRef, input: unknown, options: StartOptions): Promise<string>
+  /** Starts an execution and waits for its end. */
+  run(flow: FlowRef, input: unknown, options: StartOptions): Promise<ExecutionResult>
+  /** Waits for an execution (live or finished) to end. */
+  wait(executionId: string): Promise<ExecutionResult>
+  /** Stops dispatching new steps of an execution until resumed. */
+  pause(executionId: string, reason?: string): Promise<void>
+  /** Resumes a paused execution. */
+  resume(executionId: string): Promise<void>
+  /** Ends an execution; running steps are aborted. */
+  abort(executionId: string, reason?: string): Promise<void>
+  /** Delivers an event to the event-trigger steps waiting for it; resolves with how many it ended. */
+  deliverEvent(name: string, payload: unknown): Promise<number>
+  /** The state of a live execution, or undefined. */
+  live(executionId: string): Readonly<ExecutionState> | undefined
+  /** The state of any execution this node holds, replayed from its log when not live. */
+  state(executionId: string): Promise<ExecutionState>
+  /** Pauses the live executions of a flow, or of an actor (containment). */
+  contain(target: { readonly flowId?: string; readonly actor?: string }, reason: string): Promise<number>
+  /** Subscribes to the engine's `q.qflow.*` events. */
+  onEvent(listener: (event: QflowEvent) => void): () => void
+}
+
+interface Waiter {
+  readonly exec: LiveExecution
+  readonly token: string
+  readonly stepId: string
+  readonly filter: unknown
+}
+
+interface LiveExecution {
+  state: ExecutionState
+  readonly graph: FlowGraph
+  /** Appends in flight, applied in call order. */
+  tail: Promise<void>
+  /** Tokens with a step in flight, a timer or a wait armed. */
+  readonly busy: Set<string>
+  readonly controllers: Map<string, AbortController>
+  readonly timers: Map<string, NodeJS.Timeout>
+  readonly done: Promise<ExecutionResult>
+  resolve(result: ExecutionResult): void
+  terminal: boolean
+  ending: boolean
+  lastSnapshot: number
+  failure?: unknown
+}
+
+const PURE_ACTIONS = new Set(['data.transform', 'log'])
+
+function errorInfo(err: unknown): ErrorInfo {
+  const e = err as { name?: unknown; message?: unknown; retryable?: unknown; code?: unknown } | null
+  const info: ErrorInfo = {
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+    message: typeof e?.message === 'string' ? e.message : String(err)
+  }
+  if (typeof e?.retryable === 'boolean') info.retryable = e.retryable
+  if (typeof e?.code === 'string') info.code = e.code
+  return info
+}
+
+/** Turns an action's result into plain data a log stores (no `undefined`, no functions). */
+function storable(value: unknown): unknown {
+  if (value === undefined || typeof value === 'function') return null
+  if (value === null || typeof value !== 'object') return value
+  if (value instanceof Uint8Array) return value
+  if (Array.isArray(value)) return value.map(storable)
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') out[k] = storable(v)
+  return out
+}
+
+function matchesFilter(filter: unknown, payload: unknown): boolean | Promise<boolean> {
+  if (filter === undefined || filter === null) return true
+  if (typeof filter === 'string') {
+    return evaluateExpression(filter, payload as ExpressionContext).then((v) => v === true)
+  }
+  if (typeof filter !== 'object' || payload === null || typeof payload !== 'object') return false
+  for (const [k, expected] of Object.entries(filter as Record<string, unknown>)) {
+    const actual = (payload as Record<string, unknown>)[k]
+    if (expected !== null && typeof expected === 'object') {
+      if (!matchesFilterSync(expected, actual)) return false
+    } else if (actual !== expected) return false
+  }
+  return true
+}
+
+function matchesFilterSync(filter: unknown, payload: unknown): boolean {
+  const result = matchesFilter(filter, payload)
+  return result === true
+}
+
+class QflowEngine implements Engine {
+  private readonly executions = new Map<string, LiveExecution>()
+  private readonly waiters = new Map<string, Set<Waiter>>()
+  private readonly listeners = new Set<(event: QflowEvent) => void>()
+  private readonly graphs = new Map<string, FlowGraph>()
+  private readonly stepTimeout: number
+  private readonly snapshotEvery: number
+  private readonly subnet: string
+  private readonly onError: EngineInit['onError']
+  private started = false
+
+  constructor(
+    init: EngineInit,
+    private readonly components: EngineComponents
+  ) {
+    this.stepTimeout = init.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS
+    this.snapshotEvery = init.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY
+    this.subnet = init.subnet ?? 'default'
+    this.onError = init.onError
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const heads = await this.components.log.listExecutions({ status: ['running', 'paused'] })
+    for (const head of heads) {
+      try {
+        await this.recover(head.executionId)
+      } catch (err) {
+        this.emitError(head.executionId, err)
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    for (const exec of this.executions.values()) {
+      for (const timer of exec.timers.values()) clearTimeout(timer)
+      exec.timers.clear()
+      for (const controller of exec.controllers.values()) controller.abort(new EngineNotStartedError())
+    }
+    await Promise.allSettled([...this.executions.values()].map((e) => e.tail))
+    this.executions.clear()
+    this.waiters.clear()
+  }
+
+  private assertStarted(): void {
+    if (!this.started) throw new EngineNotStartedError()
+  }
+
+  // ---- flows ------------------------------------------------------------------------------
+
+  private async resolveFlow(ref: FlowRef): Promise<{ flow: EngineFlow; hash: string }> {
+    const { flows } = this.components
+    if (ref.startsWith('b') && !ref.includes('@')) {
+      try {
+        const flow = (await flows.getByHash(ref)) as unknown as EngineFlow
+        return { flow, hash: ref }
+      } catch {
+        // not a hash: fall through to an id
+      }
+    }
+    const at = ref.lastIndexOf('@')
+    const id = at > 0 ? ref.slice(0, at) : ref
+    const version = at > 0 ? ref.slice(at + 1) : undefined
+    try {
+      if (version === undefined) {
+        const { flow, version: record } = await flows.get(id)
+        return { flow: flow as unknown as EngineFlow, hash: record.flowHash }
+      }
+      for await (const record of flows.history(id)) {
+        if (record.flowVersion === version) {
+          return { flow: (await flows.getByHash(record.flowHash)) as unknown as EngineFlow, hash: record.flowHash }
+        }
+      }
+    } catch (err) {
+      throw new FlowReferenceError(ref, `No stored flow matches ${ref}: ${(err as Error).message}`)
+    }
+    throw new FlowReferenceError(ref)
+  }
+
+  private graphFor(flow: EngineFlow, hash: string): FlowGraph {
+    let graph = this.graphs.get(hash)
+    if (graph === undefined) {
+      graph = buildFlowGraph(flow, hash)
+      this.graphs.set(hash, graph)
+    }
+    return graph
+  }
+
+  private async graphByHash(hash: string): Promise<FlowGraph> {
+    const known = this.graphs.get(hash)
+    if (known !== undefined) return known
+    const flow = (await this.components.flows.getByHash(hash)) as unknown as EngineFlow
+    return this.graphFor(flow, hash)
+  }
+
+  async createFlow(
+    flow: EngineFlow & Record<string, unknown>,
+    options: { readonly actor: { readonly did: string; readonly credentials?: ActorCredentials } }
+  ): Promise<FlowVersion> {
+    this.assertStarted()
+    const now = Date.now()
+    const metadata = (flow.metadata ?? {}) as { tags?: unknown; category?: unknown; daoSubnet?: unknown }
+    const record: IndexRecord = {
+      key: flow.id,
+      kind: 'flow',
+      owner: flow.owner,
+      subnet: typeof metadata.daoSubnet === 'string' ? metadata.daoSubnet : this.subnet,
+      name: flow.name ?? flow.id,
+      description: typeof flow.description === 'string' ? flow.description : '',
+      tags: Array.isArray(metadata.tags) ? metadata.tags.filter((t): t is string => typeof t === 'string') : [],
+      category: typeof metadata.category === 'string' ? metadata.category : '',
+      status: 'active',
+      createdAt: now,
+      updatedAt: now,
+      attributes: { version: flow.version }
+    }
+    await this.runPipeline({ kind: 'flow.create', actor: options.actor, resource: `qflow:flow:${flow.id}`, action: 'write', payload: flow, index: record })
+    const version = await this.components.flows.register(flow as never)
+    this.graphFor(flow, version.flowHash)
+    if (this.components.qindex !== undefined) await this.components.qindex.put({ ...record, contentHash: version.flowHash })
+    this.emit('q.qflow.flow.created.v1', { flowId: flow.id, version: flow.version, hash: version.flowHash, owner: flow.owner, name: flow.name ?? flow.id }, options.actor.did)
+    return version
+  }
+
+  // ---- starting ---------------------------------------------------------------------------
+
+  async startExecution(ref: FlowRef, input: unknown, options: StartOptions): Promise<string> {
+    this.assertStarted()
+    const executionId = options.executionId ?? `exec-${randomUUID()}`
+    if (this.executions.has(executionId) || (await this.components.log.head(executionId)) !== undefined) return executionId
+    const { flow, hash } = await this.resolveFlow(ref)
+    const graph = this.graphFor(flow, hash)
+    const subnet = options.subnet ?? flow.metadata?.daoSubnet ?? this.subnet
+    const now = Date.now()
+    const record: IndexRecord = {
+      key: executionId,
+      kind: 'execution',
+      owner: options.actor.did,
+      subnet,
+      name: flow.name ?? flow.id,
+      status: 'running',
+      contentHash: hash,
+      createdAt: now,
+      updatedAt: now,
+      attributes: { flowId: flow.id, flowVersion: flow.version }
+    }
+    const checked = await this.runPipeline({
+      kind: 'exec.start',
+      actor: options.actor,
+      resource: `qflow:flow:${flow.id}`,
+      action: 'execute',
+      payload: input ?? null,
+      subnet,
+      index: record,
+      attributes: { executionId, flowHash: hash }
+    })
+    const payload: StartedPayload = {
+      flowId: flow.id,
+      flowVersion: flow.version,
+      flowHash: hash,
+      actor: options.actor.did,
+      subnet,
+      input: storable(input)
+    }
+    if (options.trigger !== undefined) payload.trigger = options.trigger
+    if (options.parent !== undefined) payload.parent = { ...options.parent }
+    const result = await this.components.log.append(executionId, { kind: 'started', payload, subnet, ts: now })
+    const exec = this.track(initialState(executionId, graph, { seq: result.seq, kind: 'started', ts: now, payload }), graph)
+    const started: QflowEventData['q.qflow.exec.started.v1'] = {
+      executionId,
+      flowId: flow.id,
+      flowVersion: flow.version,
+      flowHash: hash,
+      inputDigest: checked.operation.payloadDigest ?? payloadDigest(null)
+    }
+    if (options.trigger !== undefined) started.trigger = options.trigger
+    this.emit('q.qflow.exec.started.v1', started, options.actor.did)
+    this.pump(exec)
+    return executionId
+  }
+
+  async run(ref: FlowRef, input: unknown, options: StartOptions): Promise<ExecutionResult> {
+    return this.wait(await this.startExecution(ref, input, options))
+  }
+
+  private track(state: ExecutionState, graph: FlowGraph): LiveExecution {
+    let resolve!: (result: ExecutionResult) => void
+    const done = new Promise<ExecutionResult>((r) => {
+      resolve = r
+    })
+    const exec: LiveExecution = {
+      state,
+      graph,
+      tail: Promise.resolve(),
+      busy: new Set(),
+      controllers: new Map(),
+      timers: new Map(),
+      done,
+      resolve,
+      terminal: false,
+      ending: false,
+      lastSnapshot: state.seq
+    }
+    this.executions.set(state.id, exec)
+    return exec
+  }
+
+  // ---- recovery ---------------------------------------------------------------------------
+
+  private async replay(executionId: string): Promise<{ state: ExecutionState; graph: FlowGraph }> {
+    const point = await this.components.log.resume(executionId)
+    let state = point.snapshot?.state as ExecutionState | undefined
+    let graph: FlowGraph | undefined
+    const entries: readonly LogEntry[] = point.entries
+    let i = 0
+    if (state === undefined) {
+      const first = entries[0]
+      if (first === undefined || first.kind !== 'started') throw new UnknownExecutionError(executionId)
+      const started = first.payload as StartedPayload
+      graph = await this.graphByHash(started.flowHash)
+      state = initialState(executionId, graph, { seq: first.seq, kind: first.kind, ts: first.ts, payload: first.payload })
+      i = 1
+    } else {
+      graph = await this.graphByHash(state.flowHash)
+    }
+    for (; i < entries.length; i++) {
+      const e = entries[i] as LogEntry
+      const entry: StateEntry = { seq: e.seq, kind: e.kind, ts: e.ts, payload: e.payload }
+      if (e.stepId !== undefined) entry.stepId = e.stepId
+      if (e.attempt !== undefined) entry.attempt = e.attempt
+      applyEntry(state, graph, entry)
+    }
+    return { state, graph }
+  }
+
+  private async recover(executionId: string): Promise<void> {
+    if (this.executions.has(executionId)) return
+    const { state, graph } = await this.replay(executionId)
+    const exec = this.track(state, graph)
+    exec.lastSnapshot = state.seq
+    this.afterApply(exec)
+  }
+
+  async state(executionId: string): Promise<ExecutionState> {
+    const live = this.executions.get(executionId)
+    if (live !== undefined) return live.state
+    if ((await this.components.log.head(executionId)) === undefined) throw new UnknownExecutionError(executionId)
+    return (await this.replay(executionId)).state
+  }
+
+  live(executionId: string): Readonly<ExecutionState> | undefined {
+    return this.executions.get(executionId)?.state
+  }
+
+  async wait(executionId: string): Promise<ExecutionResult> {
+    const live = this.executions.get(executionId)
+    if (live !== undefined) return live.done
+    const state = await this.state(executionId)
+    const result = resultOf(state)
+    if (result !== undefined) return result
+    // Unfinished and not live: this node holds it but has not recovered it (not started yet).
+    await this.recover(executionId)
+    return (this.executions.get(executionId) as LiveExecution).done
+  }
+
+  // ---- the log ----------------------------------------------------------------------------
+
+  /**
+   * Appends an entry, applies it once durable (in call order), then lets the execution move on.
+   * Never rejects: a store failure stops driving the execution (reported through `onError`).
+   */
+  private append(exec: LiveExecution, kind: string, payload: unknown, stepId?: string, attempt?: number): Promise<void> {
+    // After stop() the store may be closed: whatever was in flight resumes from the log next start.
+    if (!this.started || exec.failure !== undefined || !this.executions.has(exec.state.id)) return Promise.resolve()
+    const ts = Date.now()
+    const input: { kind: string; payload: unknown; ts: number; stepId?: string; attempt?: number } = { kind, payload, ts }
+    if (stepId !== undefined) input.stepId = stepId
+    if (attempt !== undefined) input.attempt = attempt
+    const appended = this.components.log.append(exec.state.id, input)
+    // Handled in order below; this keeps a rejection from counting as unhandled meanwhile.
+    appended.catch(() => {})
+    const applied = exec.tail.then(async () => {
+      const { seq } = await appended
+      const entry: StateEntry = { seq, kind, ts, payload }
+      if (stepId !== undefined) entry.stepId = stepId
+      if (attempt !== undefined) entry.attempt = attempt
+      applyEntry(exec.state, exec.graph, entry)
+      this.afterApply(exec)
+    })
+    exec.tail = applied.catch((err) => {
+      // The log closed after a terminal entry (an abort racing a step): nothing is lost.
+      if (isFinished(err)) return
+      // The store refused or failed: stop driving this execution here; the log holds what was
+      // committed and the next start resumes from it.
+      exec.failure = err
+      this.emitError(exec.state.id, err)
+    })
+    return exec.tail
+  }
+
+  private afterApply(exec: LiveExecution): void {
+    const { state } = exec
+    if (state.status === 'completed' || state.status === 'failed' || state.status === 'aborted') {
+      this.finish(exec)
+      return
+    }
+    if (state.ending !== undefined && !exec.ending) {
+      exec.ending = true
+      const ending = state.ending
+      void this.append(exec, ending.status, ending.status === 'completed' ? { output: ending.output ?? null } : { error: ending.error })
+      return
+    }
+    if (state.seq - exec.lastSnapshot >= this.snapshotEvery) this.snapshot(exec)
+    this.pump(exec)
+  }
+
+  private snapshot(exec: LiveExecution): void {
+    exec.lastSnapshot = exec.state.seq
+    const copy = structuredClone(exec.state)
+    exec.tail = exec.tail.then(async () => {
+      const { seq } = await this.components.log.snapshot(exec.state.id, copy)
+      exec.state.seq = seq
+      exec.lastSnapshot = seq
+    })
+  }
+
+  private finish(exec: LiveExecution): void {
+    if (exec.terminal) return
+    exec.terminal = true
+    for (const timer of exec.timers.values()) clearTimeout(timer)
+    exec.timers.clear()
+    for (const controller of exec.controllers.values()) controller.abort(new ExecutionStateError(exec.state.id, exec.state.status, 'ended'))
+    for (const waiters of this.waiters.values()) {
+      for (const w of waiters) if (w.exec === exec) waiters.delete(w)
+    }
+    const result = resultOf(exec.state) as ExecutionResult
+    this.executions.delete(exec.state.id)
+    const data: QflowEventData['q.qflow.exec.completed.v1'] = {
+      executionId: exec.state.id,
+      flowId: exec.state.flowId,
+      status: result.status,
+      durationMs: Math.max(0, exec.state.updatedAt - exec.state.startedAt)
+    }
+    if (result.output !== undefined) data.outputDigest = payloadDigest(result.output)
+    if (result.error !== undefined) {
+      data.error = { name: result.error.name, message: result.error.message }
+      if (result.error.stepId !== undefined) data.error.stepId = result.error.stepId
+    }
+    this.emit('q.qflow.exec.completed.v1', data, exec.state.actor)
+    const qindex = this.components.qindex
+    if (qindex !== undefined) {
+      qindex
+        .put({
+          key: exec.state.id,
+          kind: 'execution',
+          owner: exec.state.actor,
+          subnet: exec.state.subnet,
+          status: result.status,
+          contentHash: exec.state.flowHash,
+          createdAt: exec.state.startedAt,
+          updatedAt: exec.state.updatedAt,
+          attributes: { flowId: exec.state.flowId, flowVersion: exec.state.flowVersion }
+        })
+        .catch((err) => this.emitError(exec.state.id, err))
+    }
+    exec.resolve(result)
+  }
+
+  // ---- driving ----------------------------------------------------------------------------
+
+  private pump(exec: LiveExecution): void {
+    if (!this.started || exec.terminal || exec.failure !== undefined) return
+    const { state } = exec
+    for (const t of Object.values(state.tokens)) {
+      if (exec.busy.has(t.id)) continue
+      if (t.state === 'joining') continue
+      if (t.state === 'waiting') {
+        exec.busy.add(t.id)
+        this.arm(exec, t)
+        continue
+      }
+      if (state.status !== 'running') continue
+      if (t.state === 'retry-wait') {
+        const due = state.steps[t.stepId]?.retryAt ?? 0
+        exec.busy.add(t.id)
+        this.setTimer(exec, t.id, due - Date.now(), () => {
+          exec.busy.delete(t.id)
+          if (exec.state.status === 'running') this.launch(exec, t)
+          else this.pump(exec)
+        })
+        continue
+      }
+      this.launch(exec, t)
+    }
+  }
+
+  private launch(exec: LiveExecution, t: TokenRecord): void {
+    exec.busy.add(t.id)
+    this.dispatch(exec, t).catch((err) => {
+      if (!isFinished(err)) this.emitError(exec.state.id, err)
+    })
+  }
+
+  private setTimer(exec: LiveExecution, key: string, ms: number, fire: () => void): void {
+    const previous = exec.timers.get(key)
+    if (previous !== undefined) clearTimeout(previous)
+    const timer = setTimeout(
+      () => {
+        exec.timers.delete(key)
+        fire()
+      },
+      Math.max(0, Math.min(ms, 2_147_483_647))
+    )
+    exec.timers.set(key, timer)
+  }
+
+  private contextFor(exec: LiveExecution): ExpressionContext {
+    const { state } = exec
+    const steps: ExpressionContext['steps'] = {}
+    for (const [id, record] of Object.entries(state.steps)) {
+      steps[id] = record.error === undefined ? { output: record.output, status: record.status } : { output: record.output, status: record.status, error: record.error }
+    }
+    return {
+      input: state.input,
+      steps,
+      execution: { id: state.id, startedAt: state.startedAt, actor: state.actor },
+      flow: { id: state.flowId, version: state.flowVersion }
+    }
+  }
+
+  private stepOperation(exec: LiveExecution, step: EngineStep) {
+    return {
+      kind: 'exec.step',
+      actor: { did: exec.state.actor, credentials: { vouchedBy: this.components.identity.did } },
+      resource: `qflow:flow:${exec.state.flowId}`,
+      action: 'execute',
+      subnet: exec.state.subnet,
+      attributes: { executionId: exec.state.id, stepId: step.id, stepType: step.type }
+    } as const
+  }
+
+  private async runPipeline(operation: Parameters<Pipeline['run']>[0]): Promise<PipelineResult> {
+    try {
+      const result = await this.components.pipeline.run(operation)
+      this.emitPipeline(result.operation.traceId, operation, 'passed', result.trace)
+      return result
+    } catch (err) {
+      if (err instanceof PipelineHaltedError) this.emitPipeline(err.operation.traceId, operation, 'halted', err.trace, err.stage, err.code)
+      throw err
+    }
+  }
+
+  private async dispatch(exec: LiveExecution, t: TokenRecord): Promise<void> {
+    const { state, graph } = exec
+    const step = graph.step(t.stepId)
+    const record = state.steps[step.id]
+    const recovered = t.state === 'running' && record !== undefined
+    const attempt = recovered ? record.attempt : t.state === 'retry-wait' && record !== undefined ? record.attempt + 1 : 1
+    const idempotencyKey = `${state.id}:${step.id}:${attempt}`
+
+    try {
+      await this.runPipeline(this.stepOperation(exec, step))
+    } catch (err) {
+      exec.busy.delete(t.id)
+      await this.onHalt(exec, t, step, attempt, idempotencyKey, err)
+      return
+    }
+    if (exec.terminal || state.tokens[t.id] === undefined) {
+      exec.busy.delete(t.id)
+      return
+    }
+
+    const context = this.contextFor(exec)
+    const pure = step.type === 'condition' || (step.type === 'task' && PURE_ACTIONS.has(step.action ?? ''))
+    if (step.type === 'parallel') {
+      await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey }, step.id, attempt)
+      this.emitDispatched(exec, step, attempt, idempotencyKey)
+      exec.busy.delete(t.id)
+      this.pump(exec)
+      return
+    }
+    if (step.type === 'event-trigger') {
+      const wait: { event: string; filter?: unknown; deadline?: number } = { event: step.event ?? '' }
+      if (step.filter !== undefined) wait.filter = typeof step.filter === 'string' ? step.filter : await evaluateTemplates(step.filter, context)
+      if (step.timeout !== undefined) wait.deadline = Date.now() + step.timeout
+      await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey, wait }, step.id, attempt)
+      this.emitDispatched(exec, step, attempt, idempotencyKey)
+      const current = exec.state.tokens[t.id]
+      if (current !== undefined) this.arm(exec, current)
+      return
+    }
+    if (step.type === 'task' && step.action === 'delay') {
+      let dueAt = record?.dueAt
+      if (!recovered || dueAt === undefined) {
+        const params = (await evaluateTemplates(step.params ?? {}, context)) as { ms?: unknown; until?: unknown }
+        dueAt = typeof params.until === 'string' ? Date.parse(params.until) : Date.now() + Number(params.ms ?? 0)
+        if (!Number.isFinite(dueAt)) {
+          await this.fail(exec, t, step, attempt, idempotencyKey, new InvalidActionParamsError('delay', 'ms', 'give ms (a number) or until (an ISO date)'), 0)
+          return
+        }
+        await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey, dueAt }, step.id, attempt)
+        this.emitDispatched(exec, step, attempt, idempotencyKey)
+      }
+      const due = dueAt
+      this.setTimer(exec, t.id, due - Date.now(), () => {
+        void this.complete(exec, t, step, attempt, idempotencyKey, { waitedUntil: new Date(due).toISOString() }, 'success', 0)
+      })
+      return
+    }
+    if (!pure && !recovered) {
+      await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey }, step.id, attempt)
+      this.emitDispatched(exec, step, attempt, idempotencyKey)
+    }
+    const started = performance.now()
+    const controller = new AbortController()
+    exec.controllers.set(t.id, controller)
+    const timeoutMs = step.timeout ?? step.resourceLimits?.timeoutMs ?? this.stepTimeout
+    let output: unknown
+    let outcome: StepOutcome = 'success'
+    try {
+      if (step.type === 'condition') {
+        const value = await evaluateExpression(step.expression ?? 'false', context)
+        outcome = value === true ? 'true' : 'false'
+        output = { result: value === true }
+      } else {
+        output = await this.withTimeout(step, timeoutMs, controller, (signal) => this.execute(exec, step, attempt, idempotencyKey, context, signal))
+      }
+      output = storable(output)
+      if (step.outputSchema !== undefined && this.components.qerberos !== undefined) {
+        const report = await this.components.qerberos.checkIntegrity(output, { schema: step.outputSchema as Record<string, unknown> })
+        if (!report.ok) throw new StepIntegrityError(step.id, report.failures)
+      }
+    } catch (err) {
+      exec.controllers.delete(t.id)
+      await this.fail(exec, t, step, attempt, idempotencyKey, err, performance.now() - started)
+      return
+    }
+    exec.controllers.delete(t.id)
+    await this.complete(exec, t, step, attempt, idempotencyKey, output, outcome, performance.now() - started)
+  }
+
+  private async withTimeout<T>(step: EngineStep, timeoutMs: number, controller: AbortController, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new StepTimeoutError(step.id, timeoutMs)
+        controller.abort(err)
+        reject(err)
+      }, timeoutMs)
+    })
+    try {
+      return await Promise.race([run(controller.signal), timedOut])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async execute(exec: LiveExecution, step: EngineStep, attempt: number, idempotencyKey: string, context: ExpressionContext, signal: AbortSignal): Promise<unknown> {
+    const actionContext: ActionContext = {
+      executionId: exec.state.id,
+      stepId: step.id,
+      attempt,
+      idempotencyKey,
+      signal,
+      actor: exec.state.actor,
+      subnet: exec.state.subnet,
+      scope: context,
+      log: (level, message, data) => {
+        void this.append(exec, 'log', storable({ level, message, data: data ?? null }), step.id, attempt)
+      }
+    }
+    switch (step.type) {
+      case 'task': {
+        const action = this.components.actions.get(step.action ?? '') as Action<Record<string, unknown>> | undefined
+        if (action === undefined) throw new UnknownActionError(step.action ?? '')
+        const params = (await evaluateTemplates(step.params ?? {}, context)) as Record<string, unknown>
+        return action.execute(params, actionContext)
+      }
+      case 'module-call': {
+        const handler = this.components.modules?.get(step.module ?? '')
+        if (handler === undefined) throw new UnknownModuleError(step.module ?? '')
+        const params = (await evaluateTemplates(step.params ?? {}, context)) as Record<string, unknown>
+        return handler.call(step.operation ?? '', params, actionContext)
+      }
+      case 'sub-flow': {
+        const input = await evaluateTemplates(step.input ?? (step.params as { input?: unknown } | undefined)?.input ?? null, context)
+        const childId = `${exec.state.id}.${step.id}.${attempt}`
+        await this.startExecution(step.flow ?? '', input, {
+          actor: { did: exec.state.actor, credentials: { vouchedBy: this.components.identity.did } },
+          subnet: exec.state.subnet,
+          trigger: `sub-flow:${exec.state.id}`,
+          executionId: childId,
+          parent: { executionId: exec.state.id, stepId: step.id }
+        })
+        const result = await Promise.race([
+          this.wait(childId),
+          new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+        ])
+        if (result.status !== 'completed') {
+          throw Object.assign(new Error(`Sub-flow ${childId} ${result.status}: ${result.error?.message ?? ''}`), { name: 'SubFlowError', retryable: false })
+        }
+        return { executionId: childId, output: result.output ?? null }
+      }
+      default:
+        throw new InvalidActionParamsError(step.type, 'type', `steps of type ${step.type} cannot be executed`)
+    }
+  }
+
+  private async complete(
+    exec: LiveExecution,
+    t: TokenRecord,
+    step: EngineStep,
+    attempt: number,
+    idempotencyKey: string,
+    output: unknown,
+    outcome: StepOutcome,
+    durationMs: number
+  ): Promise<void> {
+    if (exec.terminal || exec.state.tokens[t.id] === undefined) {
+      exec.busy.delete(t.id)
+      return
+    }
+    const payload: { token: string; idempotencyKey: string; output: unknown; outcome?: StepOutcome } = { token: t.id, idempotencyKey, output }
+    if (outcome !== 'success') payload.outcome = outcome
+    await this.append(exec, 'step-completed', payload, step.id, attempt)
+    const data: QflowEventData['q.qflow.exec.step.completed.v1'] = {
+      executionId: exec.state.id,
+      flowId: exec.state.flowId,
+      stepId: step.id,
+      attempt,
+      status: 'succeeded',
+      durationMs
+    }
+    if (this.listeners.size > 0) data.outputDigest = payloadDigest(output)
+    this.emit('q.qflow.exec.step.completed.v1', data, exec.state.actor)
+    exec.busy.delete(t.id)
+    this.pump(exec)
+  }
+
+  private async fail(exec: LiveExecution, t: TokenRecord, step: EngineStep, attempt: number, idempotencyKey: string, err: unknown, durationMs: number): Promise<void> {
+    if (exec.terminal || exec.state.tokens[t.id] === undefined) {
+      exec.busy.delete(t.id)
+      return
+    }
+    const error = errorInfo(err)
+    const payload: { token: string; idempotencyKey: string; error: ErrorInfo; retryAt?: number } = { token: t.id, idempotencyKey, error }
+    if (error.retryable !== false) {
+      const delay = retryDelay(step.retryPolicy, attempt, idempotencyKey)
+      if (delay !== undefined) payload.retryAt = Date.now() + delay
+    }
+    await this.append(exec, 'step-failed', payload, step.id, attempt)
+    this.emit(
+      'q.qflow.exec.step.completed.v1',
+      {
+        executionId: exec.state.id,
+        flowId: exec.state.flowId,
+        stepId: step.id,
+        attempt,
+        status: 'failed',
+        durationMs,
+        error: { name: error.name, message: error.message, retryable: payload.retryAt !== undefined }
+      },
+      exec.state.actor
+    )
+    exec.busy.delete(t.id)
+    this.pump(exec)
+  }
+
+  private async onHalt(exec: LiveExecution, t: TokenRecord, step: EngineStep, attempt: number, idempotencyKey: string, err: unknown): Promise<void> {
+    if (!(err instanceof PipelineHaltedError)) {
+      await this.fail(exec, t, step, attempt, idempotencyKey, err, 0)
+      return
+    }
+    if (exec.terminal) return
+    if (err.retryable || err.code === 'FLOW_PAUSED' || err.code === 'IDENTITY_BLOCKED') {
+      // A lapsed consent or a containment decision: wait to be resumed rather than fail.
+      if (exec.state.status === 'running') await this.append(exec, 'paused', { reason: err.code, stage: err.stage, stepId: step.id, message: err.reason })
+      return
+    }
+    await this.append(exec, 'failed', { error: { name: 'PipelineHaltedError', code: err.code, message: `${err.stage}: ${err.reason}`, stepId: step.id } })
+  }
+
+  // ---- events and waits -------------------------------------------------------------------
+
+  private arm(exec: LiveExecution, t: TokenRecord): void {
+    const record = exec.state.steps[t.stepId]
+    const wait = record?.wait
+    if (record === undefined || wait === undefined) return
+    let set = this.waiters.get(wait.event)
+    if (set === undefined) {
+      set = new Set()
+      this.waiters.set(wait.event, set)
+    }
+    for (const w of set) if (w.exec === exec && w.token === t.id) return
+    set.add({ exec, token: t.id, stepId: t.stepId, filter: wait.filter })
+    if (wait.deadline !== undefined) {
+      const step = exec.graph.step(t.stepId)
+      this.setTimer(exec, `wait:${t.id}`, wait.deadline - Date.now(), () => {
+        this.unwait(exec, t.id, wait.event)
+        if (step.onTimeout !== undefined) {
+          void this.complete(exec, t, step, record.attempt, record.idempotencyKey, null, 'timeout', 0)
+        } else {
+          void this.fail(exec, t, step, record.attempt, record.idempotencyKey, new EventTimeoutError(wait.event), 0)
+        }
+      })
+    }
+  }
+
+  private unwait(exec: LiveExecution, token: string, event: string): void {
+    const set = this.waiters.get(event)
+    if (set === undefined) return
+    for (const w of set) if (w.exec === exec && w.token === token) set.delete(w)
+    if (set.size === 0) this.waiters.delete(event)
+  }
+
+  async deliverEvent(name: string, payload: unknown): Promise<number> {
+    this.assertStarted()
+    const set = this.waiters.get(name)
+    if (set === undefined) return 0
+    const data = storable(payload)
+    const matched: Waiter[] = []
+    for (const w of [...set]) {
+      if (await matchesFilter(w.filter, data)) matched.push(w)
+    }
+    await Promise.all(
+      matched.map(async (w) => {
+        this.unwait(w.exec, w.token, name)
+        const timer = w.exec.timers.get(`wait:${w.token}`)
+        if (timer !== undefined) clearTimeout(timer)
+        w.exec.timers.delete(`wait:${w.token}`)
+        const t = w.exec.state.tokens[w.token]
+        const record = w.exec.state.steps[w.stepId]
+        if (t === undefined || record === undefined) return
+        await this.complete(w.exec, t, w.exec.graph.step(w.stepId), record.attempt, record.idempotencyKey, { event: name, payload: data }, 'success', 0)
+      })
+    )
+    return matched.length
+  }
+
+  // ---- control ----------------------------------------------------------------------------
+
+  private liveOrThrow(executionId: string): LiveExecution {
+    const exec = this.executions.get(executionId)
+    if (exec === undefined) throw new UnknownExecutionError(executionId)
+    return exec
+  }
+
+  async pause(executionId: string, reason = 'paused by request'): Promise<void> {
+    this.assertStarted()
+    const exec = this.liveOrThrow(executionId)
+    if (exec.state.status !== 'running') throw new ExecutionStateError(executionId, exec.state.status, 'only a running execution can be paused')
+    await this.append(exec, 'paused', { reason })
+  }
+
+  async resume(executionId: string): Promise<void> {
+    this.assertStarted()
+    const exec = this.liveOrThrow(executionId)
+    if (exec.state.status !== 'paused') throw new ExecutionStateError(executionId, exec.state.status, 'only a paused execution can be resumed')
+    await this.append(exec, 'resumed', {})
+  }
+
+  async abort(executionId: string, reason = 'aborted by request'): Promise<void> {
+    this.assertStarted()
+    const exec = this.liveOrThrow(executionId)
+    await this.append(exec, 'aborted', { reason })
+  }
+
+  async contain(target: { readonly flowId?: string; readonly actor?: string }, reason: string): Promise<number> {
+    let paused = 0
+    for (const exec of [...this.executions.values()]) {
+      const hit = (target.flowId !== undefined && exec.state.flowId === target.flowId) || (target.actor !== undefined && exec.state.actor === target.actor)
+      if (hit && exec.state.status === 'running') {
+        await this.append(exec, 'paused', { reason })
+        paused++
+      }
+    }
+    return paused
+  }
+
+  // ---- events -----------------------------------------------------------------------------
+
+  onEvent(listener: (event: QflowEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private emit<N extends QflowEventName>(type: N, data: QflowEventData[N], actor: string): void {
+    if (this.listeners.size === 0) return
+    const event = createEvent(type, data, { source: `qflow://${this.components.identity.did}`, actor })
+    for (const listener of this.listeners) {
+      try {
+        listener(event as QflowEvent)
+      } catch {
+        // A listener's failure is its own; the engine goes on.
+      }
+    }
+  }
+
+  private emitDispatched(exec: LiveExecution, step: EngineStep, attempt: number, idempotencyKey: string): void {
+    this.emit(
+      'q.qflow.exec.step.dispatched.v1',
+      { executionId: exec.state.id, flowId: exec.state.flowId, stepId: step.id, stepType: step.type, attempt, idempotencyKey },
+      exec.state.actor
+    )
+  }
+
+  private emitPipeline(
+    traceId: string,
+    operation: { kind: string; resource: string; actor: { did: string } },
+    outcome: 'passed' | 'halted',
+    trace: readonly { stage: string; verdict: { ok: boolean }; durationMs: number }[],
+    stage?: string,
+    code?: string
+  ): void {
+    if (this.listeners.size === 0) return
+    const data: QflowEventData['q.qflow.validation.pipeline.executed.v1'] = {
+      traceId,
+      kind: operation.kind,
+      resource: operation.resource,
+      outcome,
+      stages: trace.map((e) => ({ stage: e.stage, ok: e.verdict.ok, durationMs: e.durationMs }))
+    }
+    if (stage !== undefined) data.stage = stage
+    if (code !== undefined) data.code = code
+    this.emit('q.qflow.validation.pipeline.executed.v1', data, operation.actor.did)
+  }
+
+  private emitError(executionId: string, err: unknown): void {
+    this.onError?.(executionId, err)
+  }
+}
+
+function isFinished(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'ExecutionFinishedError'
+}
+
+function resultOf(state: ExecutionState): ExecutionResult | undefined {
+  const status: ExecutionStatusName = state.status
+  if (status === 'completed') return { executionId: state.id, status, output: state.output ?? null }
+  if (status === 'failed' || status === 'aborted') {
+    return state.error === undefined ? { executionId: state.id, status } : { executionId: state.id, status, error: state.error }
+  }
+  return undefined
+}
+
+/**
+ * The engine factory. It runs every step type, persists every transition to the execution log
+ * before acting on it, runs the universal pipeline before an execution starts and before every
+ * step, and on `start()` resumes unfinished executions from their last committed transition.
+ */
+export function engine(init: EngineInit = {}): (components: EngineComponents) => Engine {
+  return (components) => new QflowEngine(init, components)
+}

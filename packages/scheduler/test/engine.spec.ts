@@ -1,0 +1,394 @@
+import Ajv2020 from 'ajv/dist/2020.js'
+import addFormats from 'ajv-formats'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Action, eventSchemas, type QflowEvent } from '../src/index.js'
+import { createTestEnv, flowOf, type TestEnv } from './fixtures/env.js'
+
+let env: TestEnv | undefined
+afterEach(async () => {
+  await env?.close()
+  env = undefined
+})
+
+async function setup(options: Parameters<typeof createTestEnv>[0] = {}): Promise<TestEnv> {
+  env = await createTestEnv(options)
+  return env
+}
+
+async function kinds(e: TestEnv, executionId: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const entry of e.store.log.entries(executionId)) out.push(entry.stepId === undefined ? entry.kind : `${entry.kind}:${entry.stepId}`)
+  return out
+}
+
+/** An action whose behaviour a test scripts, recording every call (a neighbour of the engine). */
+function scripted(name: string, behave: (attempt: number, key: string) => unknown, sideEffects = true): Action<never> & { calls: string[] } {
+  const calls: string[] = []
+  return {
+    name,
+    sideEffects,
+    calls,
+    async execute(_params: never, context) {
+      calls.push(context.idempotencyKey)
+      return behave(context.attempt, context.idempotencyKey)
+    }
+  }
+}
+
+const threeSteps = (owner: string) =>
+  flowOf(
+    'orders',
+    [
+      { id: 'total', type: 'task', action: 'data.transform', params: { expression: '$sum(input.items.price)' } },
+      { id: 'big', type: 'condition', expression: 'steps.total.output > 100', onTrue: 'vip', onFalse: 'plain' },
+      { id: 'vip', type: 'task', action: 'data.transform', params: { expression: '{ "tier": "vip", "total": steps.total.output }' }, onSuccess: 'done' },
+      { id: 'plain', type: 'task', action: 'data.transform', params: { expression: '{ "tier": "plain", "total": steps.total.output }' } },
+      { id: 'done', type: 'task', action: 'log', params: { message: '{{ "tier " & (steps.vip.output.tier ? steps.vip.output.tier : steps.plain.output.tier) }}' } }
+    ],
+    owner
+  )
+
+describe('engine: sequential flows, conditions and the log', () => {
+  it('runs transform → condition → transform, records each transition once and verifies', async () => {
+    const e = await setup()
+    await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const big = await e.engine.run('orders', { items: [{ price: 70 }, { price: 50 }] }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(big.status).toBe('completed')
+    expect(big.output).toEqual({ message: 'tier vip', level: 'info' })
+    const small = await e.engine.run('orders', { items: [{ price: 7 }] }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(small.output).toEqual({ message: 'tier plain', level: 'info' })
+    expect(await kinds(e, big.executionId)).toEqual([
+      'started',
+      'step-completed:total',
+      'step-completed:big',
+      'step-completed:vip',
+      'log:done',
+      'step-completed:done',
+      'completed'
+    ])
+    const state = await e.engine.state(small.executionId)
+    expect(state.steps.total?.output).toBe(7)
+    expect(state.steps.big?.output).toEqual({ result: false })
+    expect(state.steps.vip).toBeUndefined()
+    expect((await e.store.verifyExecution(big.executionId)).ok).toBe(true)
+  })
+
+  it('refuses to start without valid credentials, storing nothing', async () => {
+    const e = await setup()
+    await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const token = await e.token()
+    await e.engine.run('orders', { items: [] }, { actor: { did: e.user.did, credentials: { token } } })
+    const replay = await e.engine.startExecution('orders', { items: [] }, { actor: { did: e.user.did, credentials: { token } }, executionId: 'replayed' }).catch((err) => err)
+    expect([replay.name, replay.stage, replay.code]).toEqual(['PipelineHaltedError', 'qlock', 'TOKEN_REPLAYED'])
+    expect(await e.store.log.head('replayed')).toBeUndefined()
+  })
+})
+
+describe('engine: parallel branches and joins', () => {
+  const parallelFlow = (owner: string, join: unknown) =>
+    flowOf(
+      'fan',
+      [
+        { id: 'split', type: 'parallel', branches: [['a1', 'a2'], ['b1'], ['c1']], join },
+        { id: 'a1', type: 'task', action: 'data.transform', params: { expression: '1' } },
+        { id: 'a2', type: 'task', action: 'data.transform', params: { expression: 'steps.a1.output + 1' } },
+        { id: 'b1', type: 'task', action: 'flaky', params: {} },
+        { id: 'c1', type: 'task', action: 'data.transform', params: { expression: '"c"' } },
+        { id: 'after', type: 'task', action: 'data.transform', params: { expression: 'steps.split.output' } }
+      ],
+      owner
+    )
+
+  it('joins all branches, each running in order, then continues after the parallel step', async () => {
+    const e = await setup({ actions: [scripted('flaky', () => 'b')] })
+    await e.engine.createFlow(parallelFlow(e.user.did, 'all'), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('fan', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result.status).toBe('completed')
+    expect(result.output).toEqual({ branches: [2, 'b', 'c'], completed: expect.arrayContaining([0, 1, 2]) })
+  })
+
+  it('with any, continues at the first branch and cancels the rest; with count, fails when too few can succeed', async () => {
+    const e = await setup({ actions: [scripted('flaky', () => Promise.reject(Object.assign(new Error('down'), { retryable: false })))] })
+    await e.engine.createFlow(parallelFlow(e.user.did, 'any'), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const any = await e.engine.run('fan', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(any.status).toBe('completed')
+    expect((any.output as { completed: number[] }).completed).toHaveLength(1)
+    const fanCount = { ...parallelFlow(e.user.did, { count: 3 }), version: '1.1.0' }
+    await e.engine.createFlow(fanCount, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const count = await e.engine.run('fan', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(count.status).toBe('failed')
+    expect(count.error).toMatchObject({ name: 'ParallelJoinError', stepId: 'split' })
+  })
+})
+
+describe('engine: retries, timeouts and failure edges', () => {
+  it('retries a retryable failure per retryPolicy with a new idempotency key per attempt', async () => {
+    const flaky = scripted('flaky', (attempt) => (attempt < 3 ? Promise.reject(Object.assign(new Error('busy'), { retryable: true })) : { ok: attempt }))
+    const e = await setup({ actions: [flaky] })
+    const flow = flowOf('retry', [{ id: 'call', type: 'task', action: 'flaky', retryPolicy: { maxAttempts: 3, backoff: 'fixed', initialDelay: 5 } }], e.user.did)
+    await e.engine.createFlow(flow, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('retry', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result).toMatchObject({ status: 'completed', output: { ok: 3 } })
+    expect(flaky.calls).toEqual([1, 2, 3].map((n) => `${result.executionId}:call:${n}`))
+    expect(await kinds(e, result.executionId)).toEqual([
+      'started',
+      'step-dispatched:call',
+      'step-failed:call',
+      'step-dispatched:call',
+      'step-failed:call',
+      'step-dispatched:call',
+      'step-completed:call',
+      'completed'
+    ])
+  })
+
+  it('does not retry a non-retryable error and follows onFailure; without one the execution fails', async () => {
+    const broken = scripted('broken', () => Promise.reject(Object.assign(new Error('bad input'), { name: 'BadInputError', retryable: false })))
+    const e = await setup({ actions: [broken] })
+    const flow = flowOf(
+      'fallback',
+      [
+        { id: 'call', type: 'task', action: 'broken', retryPolicy: { maxAttempts: 5, initialDelay: 1 }, onFailure: 'recover' },
+        { id: 'ok', type: 'task', action: 'data.transform', params: { expression: '"unreached"' } },
+        { id: 'recover', type: 'task', action: 'data.transform', params: { expression: 'steps.call.error.name' }, onSuccess: 'end' },
+        { id: 'end', type: 'task', action: 'log', params: { message: 'recovered' } }
+      ],
+      e.user.did
+    )
+    await e.engine.createFlow(flow, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('fallback', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result.status).toBe('completed')
+    expect(broken.calls).toHaveLength(1)
+    expect((await e.engine.state(result.executionId)).steps.recover?.output).toBe('BadInputError')
+    const bare = flowOf('bare', [{ id: 'call', type: 'task', action: 'broken' }], e.user.did)
+    await e.engine.createFlow(bare, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const failed = await e.engine.run('bare', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(failed).toMatchObject({ status: 'failed', error: { name: 'BadInputError', stepId: 'call' } })
+  })
+
+  it('stops a step at its timeout with StepTimeoutError and aborts its signal', async () => {
+    let aborted = false
+    const hang: Action<never> = {
+      name: 'hang',
+      sideEffects: true,
+      execute: (_p, context) =>
+        new Promise((_, reject) =>
+          context.signal.addEventListener('abort', () => {
+            aborted = true
+            reject(context.signal.reason)
+          })
+        )
+    }
+    const e = await setup({ actions: [hang] })
+    await e.engine.createFlow(flowOf('slow', [{ id: 'wait', type: 'task', action: 'hang', timeout: 50 }], e.user.did), {
+      actor: { did: e.user.did, credentials: { token: await e.token() } }
+    })
+    const result = await e.engine.run('slow', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result).toMatchObject({ status: 'failed', error: { name: 'StepTimeoutError', stepId: 'wait' } })
+    expect(aborted).toBe(true)
+  })
+
+  it('fails a step whose output breaks its outputSchema (Qerberos integrity)', async () => {
+    const e = await setup({
+      qerberos: {
+        async checkIntegrity(payload, expectations) {
+          const ok = typeof payload === 'number' || expectations.schema === undefined
+          return { ok, digest: 'x', failures: ok ? [] : [{ code: 'SCHEMA_MISMATCH', message: 'must be number', pointer: '' }] }
+        }
+      }
+    })
+    await e.engine.createFlow(
+      flowOf('typed', [{ id: 's', type: 'task', action: 'data.transform', params: { expression: '"text"' }, outputSchema: { type: 'number' } }], e.user.did),
+      { actor: { did: e.user.did, credentials: { token: await e.token() } } }
+    )
+    const result = await e.engine.run('typed', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result).toMatchObject({ status: 'failed', error: { name: 'StepIntegrityError', stepId: 's' } })
+  })
+})
+
+describe('engine: events, delays, modules and sub-flows', () => {
+  const waitFlow = (owner: string) =>
+    flowOf(
+      'approval',
+      [
+        { id: 'ask', type: 'event-trigger', event: 'approval.decided', filter: { requestId: '{{ input.requestId }}' }, timeout: 60_000, onTimeout: 'expired' },
+        { id: 'decide', type: 'task', action: 'data.transform', params: { expression: 'steps.ask.output.payload.approved' }, onSuccess: 'end' },
+        { id: 'expired', type: 'task', action: 'data.transform', params: { expression: '"expired"' } },
+        { id: 'end', type: 'task', action: 'log', params: { message: 'done' } }
+      ],
+      owner
+    )
+
+  it('waits for a matching event, durably across a restart', async () => {
+    const e = await setup()
+    await e.engine.createFlow(waitFlow(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const id = await e.engine.startExecution('approval', { requestId: 'r-7' }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    await e.store.log.head(id)
+    for (let i = 0; i < 50 && e.engine.live(id)?.steps.ask?.status !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(e.engine.live(id)?.steps.ask?.status).toBe('waiting')
+    await e.restart()
+    expect(await e.engine.deliverEvent('approval.decided', { requestId: 'other', approved: false })).toBe(0)
+    expect(await e.engine.deliverEvent('approval.decided', { requestId: 'r-7', approved: true })).toBe(1)
+    const result = await e.engine.wait(id)
+    expect(result.status).toBe('completed')
+    expect((await e.engine.state(id)).steps.decide?.output).toBe(true)
+  })
+
+  it('takes onTimeout when no event arrives in time', async () => {
+    const e = await setup()
+    const flow = waitFlow(e.user.did)
+    ;(flow.steps[0] as unknown as { timeout: number }).timeout = 30
+    await e.engine.createFlow(flow, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('approval', { requestId: 'r-8' }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result.status).toBe('completed')
+    expect((await e.engine.state(result.executionId)).steps.expired?.output).toBe('expired')
+  })
+
+  it('runs a durable delay that survives a restart', async () => {
+    const e = await setup()
+    await e.engine.createFlow(flowOf('pause', [{ id: 'nap', type: 'task', action: 'delay', params: { ms: 150 } }], e.user.did), {
+      actor: { did: e.user.did, credentials: { token: await e.token() } }
+    })
+    const id = await e.engine.startExecution('pause', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    for (let i = 0; i < 50 && e.engine.live(id)?.steps.nap === undefined; i++) await new Promise((r) => setTimeout(r, 5))
+    const dueAt = e.engine.live(id)?.steps.nap?.dueAt
+    await e.restart()
+    const result = await e.engine.wait(id)
+    expect(result.status).toBe('completed')
+    expect(result.output).toEqual({ waitedUntil: new Date(dueAt as number).toISOString() })
+  })
+
+  it('calls modules and runs sub-flows', async () => {
+    const sent: unknown[] = []
+    const qmail = {
+      call: async (operation: string, params: Record<string, unknown>) => {
+        sent.push({ operation, params })
+        return { messageId: 'm-1' }
+      }
+    }
+    const e = await setup({ modules: [['qmail', qmail]] })
+    const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    await e.engine.createFlow(flowOf('child', [{ id: 'double', type: 'task', action: 'data.transform', params: { expression: 'input.n * 2' } }], e.user.did), await actor())
+    await e.engine.createFlow(
+      flowOf(
+        'parent',
+        [
+          { id: 'sub', type: 'sub-flow', flow: 'child@1.0.0', input: { n: '{{ input.n }}' } },
+          { id: 'mail', type: 'module-call', module: 'qmail', operation: 'send', params: { to: 'a@b', body: '{{ $string(steps.sub.output.output) }}' } }
+        ],
+        e.user.did
+      ),
+      await actor()
+    )
+    const result = await e.engine.run('parent', { n: 21 }, await actor())
+    expect(result).toMatchObject({ status: 'completed', output: { messageId: 'm-1' } })
+    expect(sent).toEqual([{ operation: 'send', params: { to: 'a@b', body: '42' } }])
+    expect((await e.engine.state(`${result.executionId}.sub.1`)).output).toBe(42)
+  })
+})
+
+describe('engine: control, consent and recovery', () => {
+  it('pauses on an expired consent and continues once renewed; a denial fails the execution', async () => {
+    const gate = scripted('gate', () => 'passed')
+    const e = await setup({ actions: [gate] })
+    const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    await e.engine.createFlow(
+      flowOf(
+        'gated',
+        [
+          { id: 'first', type: 'task', action: 'gate' },
+          { id: 'second', type: 'task', action: 'gate' }
+        ],
+        e.user.did
+      ),
+      await actor()
+    )
+    let calls = 0
+    const original = e.consent.check.bind(e.consent)
+    e.consent.check = async (request) => {
+      calls++
+      if (calls === 3) return { allowed: false, status: 'expired', reason: 'consent lapsed', expiresAt: 1 }
+      return original(request)
+    }
+    const id = await e.engine.startExecution('gated', null, await actor())
+    for (let i = 0; i < 100 && e.engine.live(id)?.status !== 'paused'; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(e.engine.live(id)).toMatchObject({ status: 'paused', pausedReason: 'CONSENT_EXPIRED' })
+    expect(gate.calls).toHaveLength(1)
+    await e.engine.resume(id)
+    expect((await e.engine.wait(id)).status).toBe('completed')
+    expect(gate.calls).toHaveLength(2)
+
+    e.consent.check = original
+    e.consent.decisions.set('qflow:flow:gated', { allowed: false, status: 'denied', reason: 'revoked' })
+    const denied = await e.engine
+      .run('gated', null, await actor())
+      .catch((err: Error & { code?: string }) => ({ status: 'refused', code: err.code }))
+    expect(denied).toEqual({ status: 'refused', code: 'CONSENT_DENIED' })
+  })
+
+  it('aborts a waiting execution and refuses to resume a finished one', async () => {
+    const e = await setup()
+    await e.engine.createFlow(flowOf('hold', [{ id: 'w', type: 'event-trigger', event: 'never' }], e.user.did), {
+      actor: { did: e.user.did, credentials: { token: await e.token() } }
+    })
+    const id = await e.engine.startExecution('hold', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    await e.engine.abort(id, 'operator said so')
+    expect(await e.engine.wait(id)).toMatchObject({ status: 'aborted', error: { message: 'operator said so' } })
+    const resumeErr = await e.engine.resume(id).catch((err: Error) => err.name)
+    expect(resumeErr).toBe('UnknownExecutionError')
+  })
+
+  it('after a restart, never re-runs a committed step and re-runs an interrupted one with its idempotency key', async () => {
+    let release: (() => void) | undefined
+    const charge = scripted('charge', () => 'charged')
+    const block = scripted('block', (attempt) => (attempt === 1 && release === undefined ? new Promise<void>((r) => (release = r)) : 'unblocked'))
+    const e = await setup({ actions: [charge, block] })
+    await e.engine.createFlow(
+      flowOf(
+        'pay',
+        [
+          { id: 'charge', type: 'task', action: 'charge' },
+          { id: 'ship', type: 'task', action: 'block' }
+        ],
+        e.user.did
+      ),
+      { actor: { did: e.user.did, credentials: { token: await e.token() } } }
+    )
+    const id = await e.engine.startExecution('pay', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    for (let i = 0; i < 100 && block.calls.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(block.calls).toEqual([`${id}:ship:1`])
+    await e.restart()
+    const result = await e.engine.wait(id)
+    expect(result).toMatchObject({ status: 'completed', output: 'unblocked' })
+    expect(charge.calls).toEqual([`${id}:charge:1`])
+    expect(block.calls).toEqual([`${id}:ship:1`, `${id}:ship:1`])
+    release?.()
+  })
+
+  it('resumes from a snapshot and emits events that match their schemas', async () => {
+    const e = await setup({ init: { snapshotEvery: 3 } })
+    const steps = Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'data.transform', params: { expression: `${i}` } }))
+    await e.engine.createFlow(flowOf('long', steps, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('long', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result.output).toBe(7)
+    expect(await e.store.log.latestSnapshot(result.executionId)).toBeDefined()
+    expect((await e.engine.state(result.executionId)).steps.s3?.output).toBe(3)
+    const ajv = new Ajv2020.default({ strict: false })
+    addFormats.default(ajv)
+    for (const [type, schema] of Object.entries(eventSchemas)) ajv.addSchema(schema, type)
+    const types = new Set<string>()
+    for (const event of e.events as QflowEvent[]) {
+      const validate = ajv.getSchema(event.type)
+      expect(validate?.(event), `${event.type} ${JSON.stringify(validate?.errors)}`).toBe(true)
+      types.add(event.type)
+    }
+    expect([...types].sort()).toEqual([
+      'q.qflow.exec.completed.v1',
+      'q.qflow.exec.started.v1',
+      'q.qflow.exec.step.completed.v1',
+      'q.qflow.flow.created.v1',
+      'q.qflow.validation.pipeline.executed.v1'
+    ])
+    expect(e.errors).toEqual([])
+  })
+})
