@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError } from 'commander'
+import { registerFlowCommands } from './commands/flow.js'
+import { registerKeyCommands } from './commands/key.js'
+import { DEBUG_ENV, ExitCode, type ExitCodeValue } from './constants.js'
+import type { CliIo } from './io.js'
+import { createOutput, type Output } from './output.js'
+import { describeError, isExpectedError } from './report.js'
+
+/** Where a command run's exit code is recorded; actions set it, {@link runCli} returns it. */
+export interface CommandOutcome {
+  /** The exit code so far (starts at {@link ExitCode.ok}). */
+  exitCode: ExitCodeValue
+}
+
+/** What every command module gets: the I/O, the global options and the run's outcome. */
+export interface CommandContext {
+  /** Standard streams, working directory and environment. */
+  io: CliIo
+  /** The run's outcome; a command that finds bad input sets `exitCode`. */
+  outcome: CommandOutcome
+  /** The {@link Output} for a command, honouring the global `--json` option. */
+  output(command: Command): Output
+}
+
+interface GlobalOptions {
+  json?: boolean
+  verbose?: boolean
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }
+  return manifest.version ?? '0.0.0'
+}
+
+/**
+ * Builds the `qflow` commander program over `io`. Commander's own exits are turned into thrown
+ * `CommanderError`s (`exitOverride`), and help and usage messages go to `io`; actions record
+ * their exit code in `outcome`. {@link runCli} is the usual way in.
+ */
+export function buildProgram(io: CliIo, outcome: CommandOutcome = { exitCode: ExitCode.ok }): Command {
+  const program = new Command('qflow')
+  program
+    .description('Qflow: validate, hash, sign, verify and diff decentralized workflow definitions.')
+    .version(packageVersion(), '-V, --version', 'print the qflow version')
+    .option('--json', 'print results as JSON for scripts instead of text for people')
+    .option('--verbose', `print stack traces with errors (also: ${DEBUG_ENV}=1)`)
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand('help [command]', 'show help for a command')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text, write) => write(text.replace(/^error: /, 'qflow: '))
+    })
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  0  success
+  1  invalid input: a bad flow, a bad signature, an unreadable file or key
+  2  usage error: unknown command or option, missing argument
+
+Examples:
+  $ qflow flow validate examples/flows
+  $ qflow key generate --out me.pem
+  $ qflow flow sign flow.yaml --key me.pem --out flow.signed.yaml
+  $ qflow flow verify flow.signed.yaml
+  $ qflow --json flow diff v1.yaml v2.yaml`
+    )
+
+  const context: CommandContext = {
+    io,
+    outcome,
+    output: (command) => createOutput(io, (command.optsWithGlobals() as GlobalOptions).json === true)
+  }
+  registerFlowCommands(program, context)
+  registerKeyCommands(program, context)
+  return program
+}
+
+/**
+ * Runs the `qflow` command line with `argv` (the arguments after the executable, as in
+ * `process.argv.slice(2)`) and resolves to its exit code: 0 ok, 1 invalid input, 2 usage error.
+ * Expected errors (bad flows, unreadable files) print one message on stderr; stack traces only
+ * with `--verbose` or `QFLOW_DEBUG=1`. It never rejects.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCodeValue> {
+  const outcome: CommandOutcome = { exitCode: ExitCode.ok }
+  const program = buildProgram(io, outcome)
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return outcome.exitCode
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help, --version and `help` exit 0; everything else commander rejects is a usage error.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage
+    }
+    const globals = program.opts<GlobalOptions>()
+    const output = createOutput(io, globals.json === true)
+    const debug = globals.verbose === true || io.env[DEBUG_ENV] === '1'
+    const expected = isExpectedError(err)
+    const report = describeError(err)
+    output.error(expected ? report.message : `internal error: ${report.message}`, report.details)
+    if ((debug || !expected) && err instanceof Error && err.stack !== undefined) io.stderr(`${err.stack}\n`)
+    return ExitCode.invalid
+  }
+}
