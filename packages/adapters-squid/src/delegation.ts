@@ -66,6 +66,12 @@ export interface DelegateInit {
   nonce?: string
   /** The current time, ms since the epoch. Default `Date.now()`. */
   now?: number
+  /**
+   * The delegation that empowers the issuer, when it delegates further down a chain. The new
+   * delegation's window is clipped to the parent's, and asking for capabilities the parent does
+   * not hold, or delegating from an identity the parent is not for, throws {@link DelegationChainError}.
+   */
+  parent?: Delegation
 }
 
 const FIELDS = new Set(['v', 'issuer', 'subject', 'capabilities', 'notBefore', 'expiresAt', 'nonce', 'proof'])
@@ -162,21 +168,38 @@ export function delegationId(delegation: Delegation): string {
 }
 
 /**
- * Signs a delegation from `issuer` (the parent) to `init.subject`.
+ * Signs a delegation from `issuer` (the parent) to `init.subject`. To delegate further down a
+ * chain, pass the issuer's own delegation as `init.parent` so the window nests.
  *
- * @throws {@link DelegationMalformedError} when the options make no valid delegation (bad subject, capabilities or window).
+ * @throws {@link DelegationMalformedError} when the options make no valid delegation (bad subject, capabilities or window);
+ * {@link DelegationChainError} when they exceed `init.parent`.
  */
 export async function delegate(issuer: Signer, init: DelegateInit): Promise<Delegation> {
   const now = init.now ?? Date.now()
-  const notBefore = init.notBefore ?? now
+  const parent = init.parent === undefined ? undefined : parseDelegation(init.parent)
+  let notBefore = init.notBefore ?? now
+  let expiresAt = init.expiresAt ?? notBefore + (init.ttlMs ?? DEFAULT_DELEGATION_TTL_MS)
+  const capabilities = [...(init.capabilities ?? [])]
+  if (parent !== undefined) {
+    if (parent.subject !== issuer.did) {
+      throw new DelegationChainError('broken-link', `The parent delegation is for ${parent.subject}, not for the issuer ${issuer.did}`)
+    }
+    const held = new Set(parent.capabilities)
+    const extra = capabilities.filter((c) => !held.has(c))
+    if (extra.length > 0) {
+      throw new DelegationChainError('capability-escalation', `The parent delegation does not hold ${extra.map((c) => JSON.stringify(c)).join(', ')}`)
+    }
+    notBefore = Math.max(notBefore, parent.notBefore)
+    expiresAt = Math.min(expiresAt, parent.expiresAt)
+  }
   const draft = parseDelegation(
     {
       v: 1,
       issuer: issuer.did,
       subject: init.subject,
-      capabilities: [...(init.capabilities ?? [])],
+      capabilities,
       notBefore,
-      expiresAt: init.expiresAt ?? notBefore + (init.ttlMs ?? DEFAULT_DELEGATION_TTL_MS),
+      expiresAt,
       nonce: init.nonce ?? randomBytes(16).toString('base64url')
     },
     false

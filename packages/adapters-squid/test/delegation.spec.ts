@@ -90,6 +90,21 @@ describe('delegations', () => {
     void root
   })
 
+  it('delegates down a chain from a parent delegation: window clipped, escalation refused early', async () => {
+    const [root, a, b] = [createIdentity(), createIdentity(), createIdentity()] as const
+    const d1 = await delegate(root, { subject: a.did, capabilities: ['x', 'y'], now: T0, ttlMs: DAY })
+    // Default windows start at `now` and run 30 days: without the parent, b's would outlive a's.
+    const naive = await delegate(a, { subject: b.did, capabilities: ['x'], now: T0 + 1 })
+    expect(naive.expiresAt).toBeGreaterThan(d1.expiresAt)
+    const d2 = await delegate(a, { subject: b.did, capabilities: ['x'], now: T0 + 1, parent: d1 })
+    expect([d2.notBefore, d2.expiresAt]).toEqual([T0 + 1, T0 + DAY])
+    expect((await squidVerifier()().verifyDelegation([d1, d2], b.did, T0 + 2)).capabilities).toEqual(['x'])
+    const greedy = await rejection(delegate(a, { subject: b.did, capabilities: ['x', 'z'], parent: d1 }))
+    expect([greedy.name, (greedy as DelegationChainError).fault]).toEqual(['DelegationChainError', 'capability-escalation'])
+    const wrongParent = await rejection(delegate(b, { subject: root.did, parent: d1 }))
+    expect([wrongParent.name, (wrongParent as DelegationChainError).fault]).toEqual(['DelegationChainError', 'broken-link'])
+  })
+
   it('judges time with skew: not yet valid (retryable), expired (not)', async () => {
     const { a, chain } = await chainOfThree()
     const verifier = squidVerifier({ clockSkewMs: 1000 })()
