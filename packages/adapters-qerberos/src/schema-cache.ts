@@ -68,7 +68,10 @@ export class SchemaCache {
 
   private compile(hash: string, text: string): SchemaEntry {
     // Compile a private copy: ajv caches by object identity, and the caller's object may change.
-    const compiled = JSON.parse(text) as object | boolean
+    const compiled = JSON.parse(text) as Record<string, unknown> | boolean
+    // A root without `$id` gets one, so that `$ref: "#"` (a recursive schema) resolves although
+    // schemas are not added to ajv's registry (two schemas may then share an `$id`).
+    if (typeof compiled === 'object' && compiled.$id === undefined) compiled.$id = `urn:qflow:qerberos:schema:${hash}`
     try {
       return { hash, validate: this.ajv.compile(compiled), compiled }
     } catch (err) {

@@ -34,25 +34,6 @@ export function zFromUpperTail(tail: number): number {
   )
 }
 
-/** `P(X ≥ k)` for X ~ Binomial(n, p), summed exactly (n is small: a window of outcomes). */
-export function binomialUpperTail(k: number, n: number, p: number): number {
-  if (k <= 0) return 1
-  if (k > n) return 0
-  if (p <= 0) return 0
-  if (p >= 1) return 1
-  // pmf(k) built in log space, then the terms from k to n by their ratio.
-  let logPmf = k * Math.log(p) + (n - k) * Math.log1p(-p)
-  for (let i = 1; i <= k; i++) logPmf += Math.log((n - k + i) / i)
-  let term = Math.exp(logPmf)
-  let sum = term
-  const odds = p / (1 - p)
-  for (let i = k; i < n; i++) {
-    term *= ((n - i) / (i + 1)) * odds
-    sum += term
-  }
-  return Math.min(sum, 1)
-}
-
 /**
  * `P(X ≥ k)` for X ~ BetaBinomial(n, a, b): the count of errors in a window of `n` outcomes when
  * the error probability is itself only known as Beta(a, b), i.e. learned from about `a + b`

@@ -156,6 +156,18 @@ describe('checkIntegrity: output schemas', () => {
     expect(report.failures.map((f) => f.pointer)).toEqual(['/missing'])
   })
 
+  it('resolves recursive schemas, and keeps apart different schemas that share an $id', async () => {
+    const q = qerberos()()
+    const tree = { type: 'object', required: ['v'], properties: { v: { type: 'integer' }, kids: { type: 'array', items: { $ref: '#' } } } }
+    expect((await q.checkIntegrity({ v: 1, kids: [{ v: 2, kids: [{ v: 3 }] }] }, { schema: tree })).ok).toBe(true)
+    const broken = await q.checkIntegrity({ v: 1, kids: [{ v: 2, kids: [{ v: 'x' }] }] }, { schema: tree })
+    expect(broken.failures.map((f) => f.pointer)).toEqual(['/kids/0/kids/0/v'])
+    const v1 = { $id: 'https://qflow.example/out.json', type: 'object', required: ['a'] }
+    const v2 = { $id: 'https://qflow.example/out.json', type: 'object', required: ['b'] }
+    expect((await q.checkIntegrity({ a: 1 }, { schema: v1 })).ok).toBe(true)
+    expect((await q.checkIntegrity({ a: 1 }, { schema: v2 })).failures.map((f) => f.pointer)).toEqual(['/b'])
+  })
+
   it('caps the failures listed', async () => {
     const q = qerberos({ maxSchemaFailures: 3 })()
     const report = await q.checkIntegrity(Array.from({ length: 10 }, () => 'x'), { schema: { type: 'array', items: { type: 'integer' } } })
