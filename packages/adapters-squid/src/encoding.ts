@@ -6,15 +6,15 @@ export function toBase64url(bytes: Uint8Array): string {
 }
 
 /**
- * Decodes unpadded base64url strictly: only the base64url alphabet, no padding, and the
- * canonical encoding (unused trailing bits zero), so one byte string has one text form.
- * Returns `undefined` for anything else.
+ * Decodes unpadded base64url strictly: only the base64url alphabet, no padding, and (unless
+ * `canonical` is false) the canonical encoding with zero unused trailing bits, so one byte string
+ * has one text form. Returns `undefined` for anything else.
  */
-export function fromBase64url(text: string): Uint8Array | undefined {
+export function fromBase64url(text: string, canonical = true): Uint8Array | undefined {
   if (text.length % 4 === 1 || !BASE64URL.test(text)) return undefined
   const bytes = Buffer.from(text, 'base64url')
   // Trailing bits must be zero: re-encoding gives back the same text only then.
-  if (text.length % 4 !== 0 && bytes.toString('base64url') !== text) return undefined
+  if (canonical && text.length % 4 !== 0 && bytes.toString('base64url') !== text) return undefined
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 

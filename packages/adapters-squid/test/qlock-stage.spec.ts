@@ -119,6 +119,21 @@ describe('Qlock stage with the sQuid verifier', () => {
     expect(codeOf(await evaluate({ ...base, actor: { did: bot.did, credentials: { signature: again, delegation: [delegation] } } }))).toBe('DELEGATION_REVOKED')
   })
 
+  it('a chain carried only inside the token narrows capabilities, but the stage reports the actor as root', async () => {
+    // VerifiedToken has no `root`, so the stage (pipeline contract v1) cannot see the token's chain
+    // root; it reports the actor. The verifier itself knows the root (see SquidVerifiedToken.root).
+    const { clock, evaluate, base, verifier } = await fixture()
+    const root = createIdentity()
+    const { identity: bot, delegation } = await createSubIdentity(root, { capabilities: ['flow:run'], now: clock() })
+    const token = await issueToken(bot, { audience: AUDIENCE, now: clock(), delegation: [delegation] })
+    expect(await evaluate({ ...base, actor: { did: bot.did, credentials: { token } } })).toEqual({
+      ok: true,
+      details: { identity: bot.did, root: bot.did, method: 'token', capabilities: ['flow:run'] }
+    })
+    const direct = await issueToken(bot, { audience: AUDIENCE, now: clock(), delegation: [delegation] })
+    expect((await verifier.verifyToken(direct, { audience: AUDIENCE })).root).toBe(root.did)
+  })
+
   it('halts a whole pipeline at Qlock with the verifier error code', async () => {
     const { clock, verifier } = await fixture()
     const pipeline = createPipeline({
