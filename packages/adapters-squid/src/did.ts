@@ -11,6 +11,9 @@ const LEGACY_ID = /^(?:did:)?squid:[A-Za-z0-9._:%-]+$/
 /** did:key → public key of dids already checked (decoding and the curve check cost ~100 µs). */
 const validDidKeys = new BoundedMap<string, Uint8Array>(DEFAULT_KEY_CACHE_SIZE)
 
+/** did:key → X25519 public key (the BigInt inversion costs ~100 µs). */
+const montgomeryKeys = new BoundedMap<string, Uint8Array>(DEFAULT_KEY_CACHE_SIZE)
+
 /** Whether `did` has the shape of a `did:key` (prefix only; {@link publicKeyFromDid} checks the rest). */
 export function isDidKey(did: string): boolean {
   return did.startsWith(DID_KEY_PREFIX)
@@ -83,9 +86,13 @@ function parseDidKey(did: string): Uint8Array {
  * @throws {@link InvalidDidError} when `did` is not a valid ed25519 `did:key`, or its key has no X25519 form.
  */
 export function x25519PublicKeyFromDid(did: string): Uint8Array {
-  const u = edwardsToMontgomery(publicKeyFromDid(did))
-  if (u === undefined) throw new InvalidDidError(did, 'the key has no X25519 form')
-  return u
+  let u = montgomeryKeys.get(did)
+  if (u === undefined) {
+    u = edwardsToMontgomery(publicKeyFromDid(did))
+    if (u === undefined) throw new InvalidDidError(did, 'the key has no X25519 form')
+    montgomeryKeys.set(did, u)
+  }
+  return Uint8Array.from(u)
 }
 
 /**
