@@ -25,6 +25,7 @@ import {
   type LogIntegrityReason
 } from './errors.js'
 import type { CommitJournal } from './journal.js'
+import type { OperationTracker } from './operation-tracker.js'
 import type {
   AppendInput,
   AppendResult,
@@ -46,6 +47,7 @@ import type { StateStorage } from './storage.js'
 export interface ExecutionLogContext {
   readonly storage: StateStorage
   readonly journal: CommitJournal
+  readonly operations: OperationTracker
   readonly helia: Pick<Helia, 'pins'>
   readonly qlock: Pick<Qlock, 'encrypt' | 'decrypt'>
   readonly signer: Signer
@@ -80,7 +82,11 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     this.ctx = ctx
   }
 
-  async append(executionId: string, input: AppendInput): Promise<AppendResult> {
+  append(executionId: string, input: AppendInput): Promise<AppendResult> {
+    return this.ctx.operations.track(this.appendNow(executionId, input))
+  }
+
+  private async appendNow(executionId: string, input: AppendInput): Promise<AppendResult> {
     assertId(executionId, '/executionId')
     assertAppendInput(input)
     const { committed, head } = await this.withLock(executionId, async () => {
@@ -152,11 +158,11 @@ export class HashLinkedExecutionLog implements ExecutionLog {
   }
 
   pin(executionId: string): Promise<void> {
-    return this.setPinned(executionId, true)
+    return this.ctx.operations.track(this.setPinned(executionId, true))
   }
 
   unpin(executionId: string): Promise<void> {
-    return this.setPinned(executionId, false)
+    return this.ctx.operations.track(this.setPinned(executionId, false))
   }
 
   /** Walks the chain from a head and checks every link, hash, signature and payload. */
@@ -220,7 +226,11 @@ export class HashLinkedExecutionLog implements ExecutionLog {
   }
 
   /** Removes finished, unpinned executions per the policy. */
-  async gc(policy: RetentionPolicy = {}): Promise<GcReport> {
+  gc(policy: RetentionPolicy = {}): Promise<GcReport> {
+    return this.ctx.operations.track(this.gcNow(policy))
+  }
+
+  private async gcNow(policy: RetentionPolicy): Promise<GcReport> {
     const olderThan = policy.olderThan ?? 0
     const keepLast = policy.keepLast ?? 0
     if (!Number.isFinite(olderThan) || olderThan < 0) throw new InvalidInputError('Expected olderThan to be a non-negative number of ms', '/olderThan')

@@ -8,12 +8,14 @@ import { assertId } from './entry.js'
 import { CorruptRecordError, FlowNotFoundError, InvalidInputError } from './errors.js'
 import type { FlowRegistry, FlowVersion, FlowVersionAction, ListFlowsOptions } from './flow-registry.js'
 import type { CommitJournal } from './journal.js'
+import type { OperationTracker } from './operation-tracker.js'
 import type { StateStorage } from './storage.js'
 
 /** What the flow registry works with. */
 export interface FlowRegistryContext {
   readonly storage: StateStorage
   readonly journal: CommitJournal
+  readonly operations: OperationTracker
   readonly signer: Signer
   readonly now: () => number
 }
@@ -76,7 +78,11 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     this.ctx = ctx
   }
 
-  async register(flow: Flow): Promise<FlowVersion> {
+  register(flow: Flow): Promise<FlowVersion> {
+    return this.ctx.operations.track(this.registerNow(flow))
+  }
+
+  private async registerNow(flow: Flow): Promise<FlowVersion> {
     if (flow === null || typeof flow !== 'object' || Array.isArray(flow)) throw new InvalidInputError('Expected a flow document')
     assertId(flow.id, '/id')
     if (typeof flow.version !== 'string' || flow.version.length === 0) throw new InvalidInputError('Expected a version string', '/version')
@@ -150,7 +156,11 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     }
   }
 
-  async rollback(flowId: string, revision: number): Promise<FlowVersion> {
+  rollback(flowId: string, revision: number): Promise<FlowVersion> {
+    return this.ctx.operations.track(this.rollbackNow(flowId, revision))
+  }
+
+  private async rollbackNow(flowId: string, revision: number): Promise<FlowVersion> {
     assertId(flowId, '/flowId')
     if (!Number.isSafeInteger(revision) || revision < 1) throw new InvalidInputError('Expected a revision from 1', '/revision')
     return this.withLock(flowId, async () => {
@@ -166,11 +176,11 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
   }
 
   archive(flowId: string): Promise<FlowVersion> {
-    return this.setArchived(flowId, true)
+    return this.ctx.operations.track(this.setArchived(flowId, true))
   }
 
   restore(flowId: string): Promise<FlowVersion> {
-    return this.setArchived(flowId, false)
+    return this.ctx.operations.track(this.setArchived(flowId, false))
   }
 
   async list(options: ListFlowsOptions = {}): Promise<FlowVersion[]> {
@@ -214,13 +224,13 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     }
     const signature = await this.ctx.signer.sign(canonicalBlockBytes(unsigned))
     const block = encodeBlock({ ...unsigned, signature })
-    await this.ctx.journal.commit({
+    await this.ctx.operations.track(this.ctx.journal.commit({
       blocks: [...blocks, block],
       puts: [
         { key: flowKey(flowId), value: canonicalBlockBytes({ v: 1, head: block.cid }) },
         { key: hashKey(fields.flowHash), value: canonicalBlockBytes({ v: 1, flow: fields.flow }) }
       ]
-    })
+    }))
     return parseVersion(block.cid, unsigned) as FlowVersion
   }
 

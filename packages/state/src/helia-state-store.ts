@@ -13,6 +13,7 @@ import type { FlowRegistry } from './flow-registry.js'
 import { ContentAddressedFlowRegistry } from './flow-versions.js'
 import { createLightHelia } from './helia-node.js'
 import { CommitJournal } from './journal.js'
+import { OperationTracker } from './operation-tracker.js'
 import type {
   ExecutionLog,
   GcReport,
@@ -30,6 +31,7 @@ interface Running {
   readonly helia: Helia
   readonly ownsHelia: boolean
   readonly journal: CommitJournal
+  readonly operations: OperationTracker
   readonly log: HashLinkedExecutionLog
   readonly flows: ContentAddressedFlowRegistry
 }
@@ -76,6 +78,8 @@ export class HeliaStateStore implements StateStore {
     const running = this.running
     if (running === undefined) return
     this.running = undefined
+    // Writes already called finish (and are durable) before the journal closes; new ones are refused.
+    await running.operations.settle()
     await running.journal.close()
     if (running.ownsHelia) await running.helia.stop()
     if (running.ownsStorage) await running.storage.close()
@@ -119,14 +123,16 @@ export class HeliaStateStore implements StateStore {
       if (ownsHelia) await helia.start()
       const now = this.init.now ?? Date.now
       const { qlock, signer, verifier } = this.components
+      const operations = new OperationTracker()
       this.running = {
         storage,
         ownsStorage,
         helia,
         ownsHelia,
         journal,
-        log: new HashLinkedExecutionLog({ storage, journal, helia, qlock, signer, verifier, subnet: this.init.subnet ?? DEFAULT_SUBNET, now }),
-        flows: new ContentAddressedFlowRegistry({ storage, journal, signer, now })
+        operations,
+        log: new HashLinkedExecutionLog({ storage, journal, operations, helia, qlock, signer, verifier, subnet: this.init.subnet ?? DEFAULT_SUBNET, now }),
+        flows: new ContentAddressedFlowRegistry({ storage, journal, operations, signer, now })
       }
     } catch (err) {
       if (ownsStorage) await storage.close()

@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib'
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { type Block, bytesMatchCid } from './codec.js'
-import { StoreFailedError } from './errors.js'
+import { StoreFailedError, StoreNotStartedError } from './errors.js'
 import type { StateStorage } from './storage.js'
 
 /** One atomic group of writes: blocks to add, datastore keys to set or delete. */
@@ -156,9 +156,10 @@ export class CommitJournal {
   private readonly checkpointBytes: number
   private readonly queue: Pending[] = []
   private handle: FileHandle | undefined
-  private draining = false
+  private draining: Promise<void> | undefined
   private wake: (() => void) | undefined
   private lockTail: Promise<void> = Promise.resolve()
+  private closing = false
   private failure: unknown
   private journalBytes = 0
   private readonly touchedFiles = new Set<string>()
@@ -194,13 +195,11 @@ export class CommitJournal {
   /** Resolves once `tx` is durable (per the durability mode) and applied to the stores. */
   commit(tx: Transaction): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(new StoreFailedError(this.failure))
+    if (this.closing) return Promise.reject(new StoreNotStartedError())
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ tx, resolve, reject })
       if (this.queue.length >= this.batchMaxEntries) this.wake?.()
-      if (!this.draining) {
-        this.draining = true
-        void this.drain()
-      }
+      this.kick()
     })
   }
 
@@ -209,9 +208,13 @@ export class CommitJournal {
     await this.exclusive(() => this.checkpointNow())
   }
 
-  /** Waits for queued commits, checkpoints and closes the journal. */
+  /** Waits for queued commits (cutting a batch's wait short), checkpoints and closes the journal. */
   async close(): Promise<void> {
-    while (this.draining) await this.exclusive(async () => {})
+    this.closing = true
+    while (this.draining !== undefined) {
+      this.wake?.()
+      await this.draining
+    }
     if (this.failure === undefined) await this.checkpoint()
     await this.handle?.close()
     this.handle = undefined
@@ -226,31 +229,38 @@ export class CommitJournal {
     return run
   }
 
+  /** Starts the drain loop unless it runs; restarts it if commits arrived as it was ending. */
+  private kick(): void {
+    if (this.draining !== undefined) return
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined
+      if (this.queue.length > 0) this.kick()
+    })
+  }
+
   private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        if (this.batchDelayMs > 0 && this.queue.length < this.batchMaxEntries) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.batchDelayMs)
-            this.wake = () => {
-              clearTimeout(timer)
-              resolve()
-            }
-          })
-          this.wake = undefined
-        }
-        const batch = this.queue.splice(0, this.batchMaxEntries)
-        try {
-          await this.exclusive(() => this.writeBatch(batch.map((p) => p.tx)))
-          for (const p of batch) p.resolve()
-        } catch (err) {
-          this.failure = err
-          const failed = new StoreFailedError(err)
-          for (const p of [...batch, ...this.queue.splice(0)]) p.reject(failed)
-        }
+    // Let the commits of this tick queue up before the first batch is cut.
+    await Promise.resolve()
+    while (this.queue.length > 0) {
+      if (this.batchDelayMs > 0 && this.queue.length < this.batchMaxEntries && !this.closing) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.batchDelayMs)
+          this.wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        this.wake = undefined
       }
-    } finally {
-      this.draining = false
+      const batch = this.queue.splice(0, this.batchMaxEntries)
+      try {
+        await this.exclusive(() => this.writeBatch(batch.map((p) => p.tx)))
+        for (const p of batch) p.resolve()
+      } catch (err) {
+        this.failure = err
+        const failed = new StoreFailedError(err)
+        for (const p of [...batch, ...this.queue.splice(0)]) p.reject(failed)
+      }
     }
   }
 

@@ -125,3 +125,19 @@ describe('durability', () => {
     expect((await fresh.log.head('fail'))?.seq).toBe(1)
   })
 })
+
+describe('stop', () => {
+  it('waits for in-flight batched appends, which are then durable', async () => {
+    const dir = await temp.make()
+    const identity = testIdentity()
+    const store = await openStore(dir, identity, { durability: 'batched', batchDelayMs: 50, batchMaxEntries: 1_000 })
+    await store.log.append('late', { kind: 'started' })
+    const pending = Array.from({ length: 20 }, (_, i) => store.log.append('late', { kind: 'step-completed', payload: i }))
+    await store.stop()
+    expect((await Promise.all(pending)).map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    expect((await stat(join(dir, 'journal.log'))).size).toBe(0)
+    const reopened = await openStore(dir, identity)
+    open.push(reopened)
+    expect((await reopened.log.head('late'))?.seq).toBe(20)
+  })
+})
