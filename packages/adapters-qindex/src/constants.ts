@@ -54,3 +54,9 @@ export const OPTIMIZE_EVERY_WRITES = 10_000
 
 /** The 16 bytes every SQLite database file starts with. */
 export const SQLITE_HEADER = 'SQLite format 3\u0000'
+
+/**
+ * A \`tagsAny\` or full-text candidate set with at least this many records is dense: the page
+ * walks a sort index and probes the set, rather than sorting every candidate.
+ */
+export const DENSE_CANDIDATES = 1000

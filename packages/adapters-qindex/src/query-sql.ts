@@ -20,6 +20,27 @@ const SORT_EXPRESSION: Readonly<Record<SortField, string>> = {
 }
 
 /**
+ * Which candidate sets (`tagsAny`, full text) hold many records. A dense set is only probed
+ * (`+r.rid IN (...)` keeps SQLite from driving the query with it): the page walks a sort index
+ * and stops after `limit` hits. A sparse set may drive the query: its few records are sorted.
+ * SQLite cannot tell the two apart for FTS5, and misjudges multi-tag sets, hence the hint.
+ */
+export interface CandidateDensity {
+  readonly tagsAny: boolean
+  readonly text: boolean
+}
+
+/** A probe: how many records a candidate set holds, counted up to a cap. */
+export function tagsAnyProbe(tags: readonly string[], cap: number): SqlStatement {
+  return { sql: `SELECT count(*) FROM (SELECT 1 FROM record_tags WHERE tag IN (${tags.map(() => '?').join(', ')}) LIMIT ?)`, params: [...tags, cap] }
+}
+
+/** A probe: how many records a full-text match holds, counted up to a cap. */
+export function textProbe(match: string, cap: number): SqlStatement {
+  return { sql: 'SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)', params: [match, cap] }
+}
+
+/**
  * Builds the SQL of one page. Equality criteria are `WHERE` terms the planner serves from the
  * `(column, updated_at, key)` indexes; every `tagsAll` tag is a join on `record_tags`, whose
  * primary key `(tag, updated_at, key)` lets the first one walk "tagged X, newest first" in order;
@@ -27,7 +48,12 @@ const SORT_EXPRESSION: Readonly<Record<SortField, string>> = {
  * the cursor, ordered by both, one row more than the limit to learn whether a next page exists.
  * The SQL text depends only on the query's shape, so statements are prepared once per shape.
  */
-export function buildPageQuery(query: NormalizedQuery, match: string | undefined, after: CursorPosition | undefined): SqlStatement {
+export function buildPageQuery(
+  query: NormalizedQuery,
+  match: string | undefined,
+  after: CursorPosition | undefined,
+  dense: CandidateDensity = { tagsAny: false, text: false }
+): SqlStatement {
   const params: (string | number)[] = []
   const joins: string[] = []
   const where: string[] = []
@@ -60,11 +86,11 @@ export function buildPageQuery(query: NormalizedQuery, match: string | undefined
     params.push(query.updatedTo)
   }
   if (query.tagsAny.length > 0) {
-    where.push(`r.rid IN (SELECT rid FROM record_tags WHERE tag IN (${query.tagsAny.map(() => '?').join(', ')}))`)
+    where.push(`${dense.tagsAny ? '+' : ''}r.rid IN (SELECT rid FROM record_tags WHERE tag IN (${query.tagsAny.map(() => '?').join(', ')}))`)
     params.push(...query.tagsAny)
   }
   if (match !== undefined) {
-    where.push('r.rid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)')
+    where.push(`${dense.text ? '+' : ''}r.rid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)`)
     params.push(match)
   }
   const { field, order } = query.sort
@@ -76,6 +102,10 @@ export function buildPageQuery(query: NormalizedQuery, match: string | undefined
     if (field === 'key') {
       where.push(`r.key ${past} ?`)
       params.push(after.key)
+    } else if (field === 'name') {
+      // SQLite does not seek an expression index with a row value; the expanded form it does.
+      where.push(`${sortExpr} ${past}= ? AND (${sortExpr} ${past} ? OR ${keyExpr} ${past} ?)`)
+      params.push(after.value, after.value, after.key)
     } else {
       where.push(`(${sortExpr}, ${keyExpr}) ${past} (?, ?)`)
       params.push(after.value, after.key)

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { IndexPage, IndexQuery, IndexRecord } from '@qflow/pipeline'
-import { ANALYZE_BATCH_THRESHOLD, DEFAULT_PATH, OPTIMIZE_EVERY_WRITES, REBUILD_BATCH_SIZE } from './constants.js'
+import { ANALYZE_BATCH_THRESHOLD, DEFAULT_PATH, DENSE_CANDIDATES, OPTIMIZE_EVERY_WRITES, REBUILD_BATCH_SIZE } from './constants.js'
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js'
 import {
   IndexCorruptError,
@@ -16,7 +16,7 @@ import {
 import { durableRename, fileSize, hasSqliteHeader, moveDatabaseFiles, removeDatabaseFiles, removeSidecars } from './files.js'
 import { ftsMatchExpression } from './fts.js'
 import type { ArchiveOptions, IndexRecordSource, QindexComponents, QindexInit, RebuildResult, SqliteQindex } from './qindex.js'
-import { buildPageQuery, type SqlStatement } from './query-sql.js'
+import { buildPageQuery, type SqlStatement, tagsAnyProbe, textProbe } from './query-sql.js'
 import { type IndexHistoryEntry, IndexStore } from './store.js'
 import { type NormalizedQuery, type StoredRecord, validateKey, validateQuery, validateRecord } from './validate.js'
 
@@ -283,14 +283,22 @@ export class SqliteQindexImpl implements SqliteQindex {
     return this.run((store) => store.history(key))
   }
 
-  /** Validates a query and builds its SQL; null when it can match nothing (search text without a searchable term). */
+  /**
+   * Validates a query and builds its SQL, probing how dense its `tagsAny` and full-text sets are;
+   * null when it can match nothing (search text without a searchable term).
+   */
   private plan(input: IndexQuery): { query: NormalizedQuery; fingerprint: string; statement: SqlStatement | null } {
     const query = validateQuery(input)
     const match = query.text === undefined ? undefined : ftsMatchExpression(query.text)
     const fingerprint = queryFingerprint(query)
     const valueType = query.sort.field === 'updatedAt' || query.sort.field === 'createdAt' ? 'number' : 'string'
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, fingerprint, valueType)
-    return { query, fingerprint, statement: match === null ? null : buildPageQuery(query, match, after) }
+    if (match === null) return { query, fingerprint, statement: null }
+    const dense = this.run((store) => ({
+      tagsAny: query.tagsAny.length > 0 && store.count(tagsAnyProbe(query.tagsAny, DENSE_CANDIDATES)) >= DENSE_CANDIDATES,
+      text: match !== undefined && store.count(textProbe(match, DENSE_CANDIDATES)) >= DENSE_CANDIDATES
+    }))
+    return { query, fingerprint, statement: buildPageQuery(query, match, after, dense) }
   }
 
   async query(input: IndexQuery): Promise<IndexPage> {

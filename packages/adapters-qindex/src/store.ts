@@ -271,6 +271,13 @@ export class IndexStore {
     return rows.map(rowToRecord)
   }
 
+  /** Runs a counting probe built by `tagsAnyProbe` or `textProbe`. */
+  count(probe: SqlStatement): number {
+    const stmt = this.statement(probe.sql)
+    const row = stmt.get(...probe.params) as [number]
+    return row[0]
+  }
+
   /** The plan SQLite chooses for a page query. */
   explain(query: SqlStatement): string[] {
     const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.params) as { detail: string }[]

@@ -221,4 +221,72 @@ describe('sorting and pagination', () => {
     expect(statusPlan).toContain('records_status_updated')
     expect(statusPlan).not.toContain('TEMP B-TREE')
   })
+
+  it('seeks, rather than scans, to a cursor position for every sort', async () => {
+    for (const sort of [
+      { field: 'name', order: 'asc' },
+      { field: 'name', order: 'desc' },
+      { field: 'updatedAt', order: 'desc' },
+      { field: 'createdAt', order: 'asc' }
+    ] as const) {
+      const cursor = (await index.query({ sort, limit: 100 })).nextCursor as string
+      const plan = (await index.explain({ sort, limit: 100, cursor })).join(' | ')
+      expect(plan).toMatch(/^SEARCH r USING INDEX records_\w+ \(/)
+    }
+  })
+})
+
+describe('dense candidate sets', () => {
+  // 1,500 records sharing a word and a tag: more than DENSE_CANDIDATES, so the page walks the
+  // sort index and probes the set instead of sorting every candidate. The answers must not change.
+  const many: IndexRecord[] = Array.from({ length: 1500 }, (_, i) =>
+    record(`d${String(i).padStart(4, '0')}`, {
+      name: i % 3 === 0 ? `common ledger ${i}` : `common ${i}`,
+      tags: [i % 2 === 0 ? 'bulk-a' : 'bulk-b', ...(i % 5 === 0 ? ['rare'] : [])],
+      status: i % 4 === 0 ? 'active' : 'draft',
+      updatedAt: 10_000 + (i % 97)
+    })
+  )
+  let dense: SqliteQindex
+  beforeAll(async () => {
+    dense = qindex()()
+    await dense.start()
+    await dense.putMany(many)
+  })
+  afterAll(async () => {
+    await dense.stop()
+  })
+  const sorted = (filter: (r: IndexRecord) => boolean, sort: Sort): string[] => {
+    const value = (r: IndexRecord): number | string => (sort.field === 'name' ? (r.name ?? '') : sort.field === 'key' ? r.key : r[sort.field])
+    const cmp = (a: number | string, b: number | string): number => (a < b ? -1 : a > b ? 1 : 0)
+    return many
+      .filter(filter)
+      .sort((a, b) => (sort.order === 'asc' ? 1 : -1) * (cmp(value(a), value(b)) || cmp(a.key, b.key)))
+      .map((r) => r.key)
+  }
+
+  it.each([
+    [{ text: 'common' }, () => true],
+    [{ text: 'common', status: 'active' }, (r: IndexRecord) => r.status === 'active'],
+    [{ text: 'ledger' }, (r: IndexRecord) => r.name?.includes('ledger') === true],
+    [{ tagsAny: ['bulk-a', 'bulk-b'] }, () => true],
+    [{ tagsAny: ['bulk-a', 'rare'], text: 'common' }, (r: IndexRecord) => r.tags?.includes('bulk-a') === true || r.tags?.includes('rare') === true],
+    [{ tagsAll: ['rare'], text: 'common' }, (r: IndexRecord) => r.tags?.includes('rare') === true]
+  ] as const)('%j', async (query, filter) => {
+    for (const sort of [
+      { field: 'updatedAt', order: 'desc' },
+      { field: 'name', order: 'asc' }
+    ] as const) {
+      const { keys } = await allPages(dense, { ...query, sort, limit: 200 })
+      expect(keys).toEqual(sorted(filter, sort))
+    }
+  })
+
+  it('walks the sort index for a dense text set and lets a sparse one drive', async () => {
+    const densePlan = (await dense.explain({ text: 'common' })).join(' | ')
+    expect(densePlan).toContain('SCAN r USING INDEX records_updated')
+    expect(densePlan).not.toContain('TEMP B-TREE')
+    const sparsePlan = (await dense.explain({ text: 'ledger 3' })).join(' | ')
+    expect(sparsePlan).toContain('SEARCH r USING INTEGER PRIMARY KEY')
+  })
 })
