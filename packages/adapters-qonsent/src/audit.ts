@@ -55,7 +55,7 @@ export interface AuditTrailOptions {
   batchSize: number
   /** Longest wait before buffered records are written, ms. */
   flushMs: number
-  /** Records held while the file lags; older ones are dropped past it. */
+  /** Records held while the file lags; newer ones are dropped (and counted) past it. */
   maxPending: number
   /** The clock. */
   now: () => number
@@ -99,12 +99,13 @@ export class AuditTrail {
       if (this.count < this.ring.length) this.count++
     }
     if (this.handle === undefined) return
-    this.pending.push(record)
-    if (this.pending.length > this.options.maxPending) {
-      const excess = this.pending.length - this.options.maxPending
-      this.pending.splice(0, excess)
-      this.dropped += excess
-      this.droppedUnreported += excess
+    if (this.pending.length >= this.options.maxPending) {
+      // The file fell behind: newer records are counted and dropped (the file gets an
+      // AUDIT_DROPPED record saying how many), which costs nothing on the check path.
+      this.dropped++
+      this.droppedUnreported++
+    } else {
+      this.pending.push(record)
     }
     if (this.pending.length >= this.options.batchSize) {
       if (this.writing === undefined) void this.flush()

@@ -19,7 +19,7 @@ export const DEFAULT_AUDIT_BATCH_SIZE = 512
 /** Longest time an audit line waits in memory before it is written, ms. */
 export const DEFAULT_AUDIT_FLUSH_MS = 200
 
-/** Audit lines held in memory while the file lags behind; older lines are dropped (and counted) past it. */
+/** Audit lines held in memory while the file lags behind; newer lines are dropped (and counted) past it. */
 export const DEFAULT_AUDIT_MAX_PENDING = 100_000
 
 /** Longest string an audit record keeps of a hostile subject or resource; longer ones are cut. */

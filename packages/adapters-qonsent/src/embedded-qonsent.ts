@@ -66,7 +66,7 @@ export interface EmbeddedQonsentInit {
   auditBatchSize?: number
   /** Longest time an audit record waits before it is written, ms. Default 200. */
   auditFlushMs?: number
-  /** Audit records held while the file lags; older ones are dropped (and counted) past it. Default 100,000. */
+  /** Audit records held while the file lags; newer ones are dropped (and counted, and the gap recorded) past it. Default 100,000. */
   auditMaxPending?: number
   /** Record every check in the audit trail. Default true. */
   auditChecks?: boolean
@@ -346,7 +346,7 @@ class EmbeddedQonsentStore implements EmbeddedQonsent {
     } catch {
       // A hostile request object: its fields stay unreadable in the record.
     }
-    this.audit.record({
+    const record: { -readonly [K in keyof ConsentAuditRecord]: ConsentAuditRecord[K] } = {
       type: 'CONSENT_CHECK',
       ref,
       actor,
@@ -354,9 +354,10 @@ class EmbeddedQonsentStore implements EmbeddedQonsent {
       reason: decision.reason,
       at,
       action,
-      status: decision.status,
-      ...(decision.grantId === undefined ? {} : { grantId: decision.grantId })
-    })
+      status: decision.status
+    }
+    if (decision.grantId !== undefined) record.grantId = decision.grantId
+    this.audit.record(record)
   }
 
   async grant(input: ConsentGrant): Promise<ConsentGrant> {

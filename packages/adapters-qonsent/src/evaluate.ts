@@ -141,6 +141,13 @@ export function evaluateRequest(
   return { decision: decide(subject, resource, action, deny, allow, expired, unmet, unmetCondition), evaluatedAt: now, considered }
 }
 
+function decision(allowed: boolean, status: ConsentDecision['status'], reason: string, entry: CompiledGrant | undefined): ConsentDecision {
+  // Built without spreads: this is the hot path of every check.
+  if (entry === undefined) return { allowed, status, reason }
+  if (!Number.isFinite(entry.expiresAt)) return { allowed, status, reason, grantId: entry.grant.id }
+  return { allowed, status, reason, grantId: entry.grant.id, expiresAt: entry.expiresAt }
+}
+
 function decide(
   subject: string,
   resource: string,
@@ -151,36 +158,18 @@ function decide(
   unmet: CompiledGrant | undefined,
   unmetCondition: string | undefined
 ): ConsentDecision {
-  if (deny !== undefined) {
-    return {
-      allowed: false,
-      status: 'denied',
-      reason: `Denied by rule ${deny.grant.id}`,
-      grantId: deny.grant.id,
-      ...withExpiry(deny.expiresAt)
-    }
-  }
-  if (allow !== undefined) {
-    return { allowed: true, status: 'allowed', reason: `Allowed by grant ${allow.grant.id}`, grantId: allow.grant.id, ...withExpiry(allow.expiresAt) }
-  }
+  if (deny !== undefined) return decision(false, 'denied', `Denied by rule ${deny.grant.id}`, deny)
+  if (allow !== undefined) return decision(true, 'allowed', `Allowed by grant ${allow.grant.id}`, allow)
   if (expired !== undefined) {
-    return {
-      allowed: false,
-      status: 'expired',
-      reason: `Consent ${expired.grant.id} expired at ${new Date(expired.expiresAt).toISOString()}; renew it to continue`,
-      grantId: expired.grant.id,
-      expiresAt: expired.expiresAt
-    }
+    const when = new Date(expired.expiresAt).toISOString()
+    return decision(false, 'expired', `Consent ${expired.grant.id} expired at ${when}; renew it to continue`, expired)
   }
   const who = truncate(subject, REASON_STRING)
   const what = truncate(resource, REASON_STRING)
   const verb = truncate(action, REASON_STRING)
   if (unmet !== undefined) {
-    return {
-      allowed: false,
-      status: 'denied',
-      reason: `No grant allows ${verb} on ${what} for ${who} now: grant ${unmet.grant.id}'s ${unmetCondition} condition does not hold`
-    }
+    const reason = `No grant allows ${verb} on ${what} for ${who} now: grant ${unmet.grant.id}'s ${unmetCondition} condition does not hold`
+    return decision(false, 'denied', reason, undefined)
   }
-  return { allowed: false, status: 'denied', reason: `No grant allows ${verb} on ${what} for ${who}` }
+  return decision(false, 'denied', `No grant allows ${verb} on ${what} for ${who}`, undefined)
 }
