@@ -46,6 +46,11 @@ export interface AnomalyThresholds {
 export interface AnomalyInit {
   /** z-scores per severity. */
   thresholds?: AnomalyThresholds
+  /**
+   * Per-metric overrides of `thresholds`, e.g. `{ duration: { low: 7 } }` where durations have
+   * heavier tails than a log-normal (cold caches, pauses) but rates should stay sensitive.
+   */
+  metricThresholds?: Partial<Record<AnomalyMetric, AnomalyThresholds>>
   /** Samples a baseline needs before it alerts. Default 30. */
   warmup?: number
   /** EWMA weight of a sample in duration and output-size baselines. Default 0.02. */
@@ -78,10 +83,8 @@ export interface AnomalyInit {
 
 /** Resolved detector settings. */
 export interface DetectorSettings {
-  readonly low: number
-  readonly medium: number
-  readonly high: number
-  readonly critical: number
+  /** Thresholds per metric: `[low, medium, high, critical]` for duration, output-size, error-rate, run-rate. */
+  readonly levels: readonly (readonly [number, number, number, number])[]
   readonly warmup: number
   readonly alpha: number
   readonly clipSigmas: number
@@ -113,6 +116,12 @@ export interface SubjectBaseline {
 }
 
 const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical']
+/** The metrics, in the order of {@link DetectorSettings.levels}. */
+export const METRICS: readonly AnomalyMetric[] = ['duration', 'output-size', 'error-rate', 'run-rate']
+const DURATION = 0
+const OUTPUT_SIZE = 1
+const ERROR_RATE = 2
+const RUN_RATE = 3
 const NO_ALERTS: readonly AnomalyAlert[] = Object.freeze([])
 
 /** What a baseline is about. */
@@ -294,12 +303,12 @@ export class AnomalyDetector {
     return s
   }
 
-  private level(z: number): number {
-    const t = this.settings
-    if (!(z >= t.low)) return 0
-    if (z >= t.critical) return 4
-    if (z >= t.high) return 3
-    if (z >= t.medium) return 2
+  private level(z: number, metric: number): number {
+    const t = this.settings.levels[metric] as readonly [number, number, number, number]
+    if (!(z >= t[0])) return 0
+    if (z >= t[3]) return 4
+    if (z >= t[2]) return 3
+    if (z >= t[1]) return 2
     return 1
   }
 
@@ -314,7 +323,7 @@ export class AnomalyDetector {
     let out = alerts
     if (duration.n >= t.warmup) {
       const z = duration.score(d, t.minSpread)
-      const level = this.level(z)
+      const level = this.level(z, DURATION)
       if (level === 0) s.durationLevel = 0
       else if (level > s.durationLevel) {
         s.durationLevel = level
@@ -324,7 +333,7 @@ export class AnomalyDetector {
     duration.push(d, t.alpha, t.clipSigmas, t.minSpread, t.warmup)
     if (size.n >= t.warmup) {
       const z = size.score(b, t.minSpread)
-      const level = this.level(z)
+      const level = this.level(z, OUTPUT_SIZE)
       if (level === 0) s.sizeLevel = 0
       else if (level > s.sizeLevel) {
         s.sizeLevel = level
@@ -344,7 +353,7 @@ export class AnomalyDetector {
       return alerts
     }
     const z = w.score(t.minErrorRate, t.errorAlpha)
-    const level = this.level(z)
+    const level = this.level(z, ERROR_RATE)
     if (level === 0) {
       s.errorLevel = 0
       return alerts
@@ -364,7 +373,7 @@ export class AnomalyDetector {
       return alerts
     }
     const z = r.score()
-    const level = this.level(z)
+    const level = this.level(z, RUN_RATE)
     if (level === 0) {
       s.rateLevel = 0
       return alerts

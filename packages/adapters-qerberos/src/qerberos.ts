@@ -12,6 +12,9 @@ import type {
 import {
   AnomalyDetector,
   type AnomalyInit,
+  type AnomalyMetric,
+  type AnomalyThresholds,
+  METRICS,
   checkObservation,
   type DetectorSettings,
   type ExecutionObservation,
@@ -154,15 +157,37 @@ function fraction(value: number | undefined, fallback: number, option: string): 
   return v
 }
 
-function resolveDetector(init: AnomalyInit = {}): DetectorSettings {
-  const t = init.thresholds ?? {}
-  const low = positive(t.low, C.DEFAULT_LOW_THRESHOLD, 'anomaly.thresholds.low')
-  const medium = positive(t.medium, Math.max(C.DEFAULT_MEDIUM_THRESHOLD, low), 'anomaly.thresholds.medium')
-  const high = positive(t.high, Math.max(C.DEFAULT_HIGH_THRESHOLD, medium), 'anomaly.thresholds.high')
-  const critical = positive(t.critical, Math.max(C.DEFAULT_CRITICAL_THRESHOLD, high), 'anomaly.thresholds.critical')
+function resolveThresholds(
+  t: AnomalyThresholds,
+  fallback: readonly [number, number, number, number],
+  option: string
+): [number, number, number, number] {
+  const low = positive(t.low, fallback[0], `${option}.low`)
+  const medium = positive(t.medium, Math.max(fallback[1], low), `${option}.medium`)
+  const high = positive(t.high, Math.max(fallback[2], medium), `${option}.high`)
+  const critical = positive(t.critical, Math.max(fallback[3], high), `${option}.critical`)
   if (!(low <= medium && medium <= high && high <= critical)) {
-    throw new InvalidQerberosInitError('anomaly.thresholds', 'Thresholds must rise from low to critical')
+    throw new InvalidQerberosInitError(option, 'Thresholds must rise from low to critical')
   }
+  return [low, medium, high, critical]
+}
+
+function resolveDetector(init: AnomalyInit = {}): DetectorSettings {
+  const defaults: readonly [number, number, number, number] = [
+    C.DEFAULT_LOW_THRESHOLD,
+    C.DEFAULT_MEDIUM_THRESHOLD,
+    C.DEFAULT_HIGH_THRESHOLD,
+    C.DEFAULT_CRITICAL_THRESHOLD
+  ]
+  const common = resolveThresholds(init.thresholds ?? {}, defaults, 'anomaly.thresholds')
+  const overrides = init.metricThresholds ?? {}
+  for (const metric of Object.keys(overrides)) {
+    if (!METRICS.includes(metric as AnomalyMetric)) throw new InvalidQerberosInitError(`anomaly.metricThresholds.${metric}`, 'Unknown metric')
+  }
+  const levels = METRICS.map((metric) => {
+    const own = overrides[metric]
+    return own === undefined ? common : resolveThresholds(own, common, `anomaly.metricThresholds.${metric}`)
+  })
   const errorWindow = positive(init.errorWindow, C.DEFAULT_ERROR_WINDOW, 'anomaly.errorWindow', true)
   if (errorWindow < 2 || errorWindow > 30) throw new InvalidQerberosInitError('anomaly.errorWindow', 'Expected 2 to 30 outcomes')
   const rateWindowMs = positive(init.rateWindowMs, C.DEFAULT_RATE_WINDOW_MS, 'anomaly.rateWindowMs')
@@ -170,10 +195,7 @@ function resolveDetector(init: AnomalyInit = {}): DetectorSettings {
   const minErrors = positive(init.minErrors, C.DEFAULT_MIN_ERRORS, 'anomaly.minErrors', true)
   if (minErrors > errorWindow) throw new InvalidQerberosInitError('anomaly.minErrors', 'Cannot exceed errorWindow')
   return {
-    low,
-    medium,
-    high,
-    critical,
+    levels,
     warmup: positive(init.warmup, C.DEFAULT_WARMUP, 'anomaly.warmup', true),
     alpha: fraction(init.alpha, C.DEFAULT_ALPHA, 'anomaly.alpha'),
     clipSigmas: positive(init.clipSigmas, C.DEFAULT_CLIP_SIGMAS, 'anomaly.clipSigmas'),

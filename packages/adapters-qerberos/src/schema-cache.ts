@@ -23,6 +23,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormat
 export class SchemaCache {
   private readonly ajv: Ajv2020
   private readonly entries = new Map<string, SchemaEntry>()
+  private readonly byObject = new WeakMap<object, { readonly json: string; readonly hash: string }>()
 
   constructor(private readonly capacity: number) {
     this.ajv = new Ajv2020({ allErrors: true, strict: false, logger: false, addUsedSchema: false, validateFormats: true })
@@ -36,16 +37,31 @@ export class SchemaCache {
 
   /** The cached entry for a schema, compiling it on first sight. Never throws. */
   lookup(schema: unknown): SchemaEntry {
-    let text: string
+    let hash: string
+    let text: string | undefined
     try {
-      if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null || Array.isArray(schema))) {
+      if (typeof schema === 'boolean') {
+        hash = schema ? 'true' : 'false'
+        text = hash
+      } else if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
         return { hash: '', error: new InvalidSchemaError(['a schema must be an object or a boolean']) }
+      } else {
+        // The same schema object is usually passed again and again (a step's outputSchema).
+        // Canonicalizing it each time costs more than validating, so its hash is remembered by
+        // identity and reused while its plain JSON text is unchanged (a mutated object is hashed anew).
+        const json = JSON.stringify(schema)
+        const seen = this.byObject.get(schema)
+        if (seen !== undefined && seen.json === json) {
+          hash = seen.hash
+        } else {
+          text = canonicalize(schema)
+          hash = createHash('sha256').update(text).digest('base64url')
+          this.byObject.set(schema, { json, hash })
+        }
       }
-      text = canonicalize(schema)
     } catch (err) {
       return { hash: '', error: new InvalidSchemaError([`the schema is not JSON: ${(err as Error).message}`]) }
     }
-    const hash = createHash('sha256').update(text).digest('base64url')
     const entries = this.entries
     const hit = entries.get(hash)
     if (hit !== undefined) {
@@ -53,7 +69,12 @@ export class SchemaCache {
       entries.set(hash, hit)
       return hit
     }
-    const entry = this.compile(hash, text)
+    let entry: SchemaEntry
+    try {
+      entry = this.compile(hash, text ?? canonicalize(schema))
+    } catch (err) {
+      return { hash: '', error: new InvalidSchemaError([`the schema is not JSON: ${(err as Error).message}`]) }
+    }
     if (entries.size >= this.capacity) {
       const oldest = entries.entries().next()
       if (oldest.done !== true) {

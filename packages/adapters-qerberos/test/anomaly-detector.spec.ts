@@ -52,6 +52,13 @@ describe('observe: single-execution outliers', () => {
     expect(severityOf(300)).toBe('critical')
   })
 
+  it('takes per-metric thresholds over the common ones', () => {
+    const q = qerberos({ anomaly: { metricThresholds: { duration: { low: 40 } } } })()
+    for (const o of steady(200)) q.observe(o)
+    const alerts = q.observe({ flowId: 'invoices', stepId: 'render', durationMs: 2_000, outputBytes: 200_000, ok: true, at: 300_000 })
+    expect(alerts.map((a) => a.metric)).toEqual(['output-size'])
+  })
+
   it('flags output-size blowups, and raises an incident once until it clears or escalates', () => {
     const q = qerberos()()
     for (const o of steady(100)) q.observe(o)

@@ -24,7 +24,9 @@ describe('qerberos(init)', () => {
     [{ containment: { ttlMs: 0 } }, 'containment.ttlMs'],
     [{ audit: { capacity: -1 } }, 'audit.capacity'],
     [{ audit: { file: '' } }, 'audit.file'],
-    [{ schemaCacheSize: 0 }, 'schemaCacheSize']
+    [{ schemaCacheSize: 0 }, 'schemaCacheSize'],
+    [{ anomaly: { metricThresholds: { latency: { low: 5 } } as never } }, 'anomaly.metricThresholds.latency'],
+    [{ anomaly: { metricThresholds: { duration: { low: 7, high: 6 } } } }, 'anomaly.metricThresholds.duration']
   ]
   it.each(cases)('rejects %j', (init, option) => {
     try {
