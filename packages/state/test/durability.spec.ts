@@ -1,13 +1,20 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { appendFile, mkdir, rm, stat, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { NextToLast } from 'blockstore-fs/sharding'
 import type { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AppendResult, StateStore } from '../src/index.js'
+import { testQlock, testSigner, testVerifier } from './fixtures/crypto.js'
 import { collect, openStore, testIdentity } from './fixtures/store.js'
 import { tempDirs } from './fixtures/temp-dir.js'
 
 const temp = tempDirs()
+// tsx's loader in this very process (its CLI would spawn a grandchild that SIGKILL does not reach).
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 const open: StateStore[] = []
 
 afterEach(async () => {
@@ -140,4 +147,49 @@ describe('stop', () => {
     open.push(reopened)
     expect((await reopened.log.head('late'))?.seq).toBe(20)
   })
+})
+
+describe('kill -9', () => {
+  for (const durability of ['fsync', 'batched'] as const) {
+    it(`${durability} mode: every append acknowledged before SIGKILL is there after a reopen`, async () => {
+      const dir = await temp.make()
+      const key = randomBytes(32)
+      const signer = testSigner()
+      const child = spawn(process.execPath, ['--import', tsxLoader, fileURLToPath(new URL('./fixtures/append-child.ts', import.meta.url))], {
+        env: { ...process.env, STATE_DIR: dir, STATE_DURABILITY: durability, STATE_KEY: key.toString('hex'), STATE_SIGNER: signer.privateKeyPem },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      const acked = new Map<number, string>()
+      let buffered = ''
+      let stderr = ''
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+      })
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString()
+          const lines = buffered.split('\n')
+          buffered = lines.pop() ?? ''
+          for (const line of lines) {
+            const [, seq, cid] = line.split(' ')
+            acked.set(Number(seq), cid as string)
+          }
+          if (acked.size >= 200) {
+            child.kill('SIGKILL')
+            resolve()
+          }
+        })
+        child.on('exit', (code) => (acked.size >= 200 ? resolve() : reject(new Error(`child exited ${code}: ${stderr}`))))
+      })
+      await exited
+      const store = await openStore(dir, { qlock: testQlock({ default: key }), signer, verifier: testVerifier() })
+      open.push(store)
+      const head = await store.log.head('killed')
+      expect(head?.seq).toBeGreaterThanOrEqual(Math.max(...acked.keys()))
+      const stored = new Map((await collect(store.log.entries('killed'))).map((e) => [e.seq, e.cid.toString()]))
+      for (const [seq, cid] of acked) expect(stored.get(seq)).toBe(cid)
+      expect((await store.verifyExecution('killed')).ok).toBe(true)
+    })
+  }
 })
