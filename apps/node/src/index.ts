@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * // from apps/node, after a build
  * import { runCli } from '@qflow/node'
  *
  * const out: string[] = []
- * const code = await runCli(['flow', 'validate', 'examples/flows'], {
+ * const code = await runCli(['flow', 'validate', '../../examples/flows'], {
  *   stdout: (text) => out.push(text),
  *   stderr: (text) => out.push(text),
  *   readStdin: async () => '',
