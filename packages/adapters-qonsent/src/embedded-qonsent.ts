@@ -325,6 +325,7 @@ class EmbeddedQonsentStore implements EmbeddedQonsent {
         decision: { allowed: false, status: 'denied', reason: 'Malformed consent request: it cannot be read' },
         evaluatedAt: now,
         considered: [],
+        examined: 0,
         malformed: 'the request cannot be read'
       }
     } finally {

@@ -25,8 +25,10 @@ export interface ConsentEvaluation {
   readonly decision: ConsentDecision
   /** The time the check was judged at, ms since the epoch. */
   readonly evaluatedAt: number
-  /** The grants whose subject, resource pattern and actions matched the request, in index order. */
+  /** The grants whose subject, resource pattern and actions matched the request, in index order (filled by `evaluate()`). */
   readonly considered: readonly GrantConsidered[]
+  /** How many grants the index handed over for a closer look (out of all it holds). */
+  readonly examined: number
   /** Set when the request itself was refused before any grant was looked at. */
   readonly malformed?: string
 }
@@ -74,7 +76,13 @@ export function evaluateRequest(
 ): ConsentEvaluation {
   const problem = malformed(request, limits)
   if (problem !== undefined) {
-    return { decision: { allowed: false, status: 'denied', reason: `Malformed consent request: ${problem}` }, evaluatedAt: now, considered: [], malformed: problem }
+    return {
+      decision: { allowed: false, status: 'denied', reason: `Malformed consent request: ${problem}` },
+      evaluatedAt: now,
+      considered: [],
+      examined: 0,
+      malformed: problem
+    }
   }
   const { subject, resource, action } = request
   let context: ConsentRequest['context']
@@ -137,8 +145,9 @@ export function evaluateRequest(
       break
     }
   }
+  const examined = scratch.length
   scratch.length = 0
-  return { decision: decide(subject, resource, action, deny, allow, expired, unmet, unmetCondition), evaluatedAt: now, considered }
+  return { examined, decision: decide(subject, resource, action, deny, allow, expired, unmet, unmetCondition), evaluatedAt: now, considered }
 }
 
 function decision(allowed: boolean, status: ConsentDecision['status'], reason: string, entry: CompiledGrant | undefined): ConsentDecision {

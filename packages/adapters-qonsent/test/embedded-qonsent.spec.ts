@@ -208,6 +208,29 @@ describe('embedded Qonsent: decisions', () => {
     ])
   })
 
+  it('looks only at the grants indexed under the subject and the resource, not at all of them', async () => {
+    const qonsent = await memoryQonsent({ auditChecks: false })
+    const user = (i: number) => `did:key:z6MkUser${i}`
+    for (let i = 0; i < 1_000; i++) {
+      for (let j = 0; j < 10; j++) await qonsent.grant(grant(`u${i}-${j}`, { subject: user(i), resource: `qflow:flow:f${i * 10 + j}` }))
+    }
+    for (let k = 0; k < 100; k++) await qonsent.grant(grant(`pub-${k}`, { subject: '*', resource: `qflow:flow:pub-${k}` }))
+    await qonsent.grant(grant('runs', { subject: user(7), resource: 'qflow:exec:*', actions: ['execute'] }))
+    await qonsent.grant(grant('embargo', { subject: '*', resource: 'qflow:flow:secret-*', actions: ['*'], effect: 'deny' }))
+    expect(qonsent.stats().grants).toBe(10_102)
+    const exact = qonsent.evaluate({ subject: user(7), resource: 'qflow:flow:f73', action: 'read' })
+    expect(exact.decision.grantId).toBe('u7-3')
+    // Its own grant, and the embargo filed under the literal prefix qflow:flow.
+    expect(exact.examined).toBe(2)
+    const wildcard = qonsent.evaluate({ subject: user(7), resource: 'qflow:exec:e1', action: 'execute' })
+    expect(wildcard.decision.grantId).toBe('runs')
+    expect(wildcard.examined).toBe(1)
+    const embargoed = qonsent.evaluate({ subject: user(8), resource: 'qflow:flow:secret-1', action: 'read' })
+    expect(embargoed.decision.grantId).toBe('embargo')
+    expect(embargoed.examined).toBe(1)
+    expect(qonsent.evaluate({ subject: user(9), resource: 'qflow:exec:nothing', action: 'read' }).examined).toBe(0)
+  })
+
   it('refuses to work before start and after stop', async () => {
     const qonsent = embeddedQonsent({ persistence: 'memory' })()
     await expect(qonsent.check({ subject: ALICE, resource: 'a', action: 'read' })).rejects.toMatchObject({ name: 'QonsentNotStartedError', retryable: true })
