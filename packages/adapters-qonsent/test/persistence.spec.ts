@@ -1,4 +1,4 @@
-import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type ConsentGrant, createEmbeddedQonsent, type EmbeddedQonsent, type EmbeddedQonsentInit, GRANT_LOG_FILE, signGrant } from '../src/index.js'
@@ -130,6 +130,19 @@ describe('embedded Qonsent: persistence', () => {
     expect((await logLines(dir)).map((l) => (l.grant as ConsentGrant).id)).toEqual(['g1', 'g2'])
   })
 
+  it('refuses a change it could not log, leaving it without effect', async () => {
+    const dir = await tempDir()
+    const qonsent = await fileQonsent(dir)
+    // The log file cannot be opened for appending: something else sits at its path.
+    await mkdir(join(dir, GRANT_LOG_FILE))
+    await expect(qonsent.grant(grant('g1'))).rejects.toMatchObject({ name: 'GrantLogWriteError', retryable: true, file: join(dir, GRANT_LOG_FILE) })
+    expect(qonsent.get('g1')).toBeUndefined()
+    expect((await qonsent.check(read)).allowed).toBe(false)
+    await rmdir(join(dir, GRANT_LOG_FILE))
+    await qonsent.grant(grant('g1'))
+    expect((await qonsent.check(read)).allowed).toBe(true)
+  })
+
   it('keeps a second process (or instance) out of the data directory', async () => {
     const dir = await tempDir()
     await fileQonsent(dir)
@@ -210,7 +223,7 @@ describe('embedded Qonsent: persistence', () => {
     expect((await readFile(auditFile, 'utf8')).trim().split('\n')).toHaveLength(6)
   })
 
-  it('drops the oldest audit records past its limit and says so in the file', async () => {
+  it('drops audit records past its limit and says so in the file', async () => {
     const dir = await tempDir()
     const auditFile = join(dir, 'audit.jsonl')
     const qonsent = await fileQonsent(dir, { persistence: 'memory', auditFile, auditBatchSize: 1_000, auditMaxPending: 3, auditFlushMs: 60_000 })
@@ -220,7 +233,7 @@ describe('embedded Qonsent: persistence', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-    expect(records.map((r) => r.ref)).toEqual(['qflow:flow:f2', 'qflow:flow:f3', 'qflow:flow:f4', 'audit'])
+    expect(records.map((r) => r.ref)).toEqual(['qflow:flow:f0', 'qflow:flow:f1', 'qflow:flow:f2', 'audit'])
     expect(records[3]).toMatchObject({ type: 'AUDIT_DROPPED', verdict: 'WARN', reason: '2 audit records were dropped: the audit file fell behind' })
     expect(qonsent.stats().audit.dropped).toBe(2)
   })
