@@ -165,8 +165,8 @@ class NodeQlock implements Qlock {
       throw new DecryptionError('key-agreement-failed', { message: 'The recipient identity gave no usable X25519 shared secret' })
     }
     const info = wrapInfo(alg, entry.did, entry.ephemeralPublicKey, binding)
+    // The shared secret belongs to the identity's implementation (which may cache it): not zeroed here.
     const kek = deriveKek(shared, info)
-    shared.fill(0)
     const dataKey = aeadDecrypt(alg, kek, entry.nonce, entry.wrappedKey, info)
     kek.fill(0)
     if (dataKey === undefined) throw new DecryptionError('authentication-failed')
