@@ -81,10 +81,14 @@ export function templateExpression(value: unknown): string | undefined {
 
 /** A template expression found in a value, with where it is. */
 export interface TemplateLocation {
-  /** Reference tokens from the value's root to the string. */
-  path: (string | number)[]
+  /** JSON pointer from the value's root to the string (`''` for the value itself). */
+  pointer: string
   /** The JSONata text between the braces. */
   expression: string
+}
+
+function escapeToken(key: string): string {
+  return key.includes('~') || key.includes('/') ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key
 }
 
 /**
@@ -93,24 +97,36 @@ export interface TemplateLocation {
  */
 export function findTemplates(value: unknown, maxNodes = Number.POSITIVE_INFINITY): TemplateLocation[] {
   const found: TemplateLocation[] = []
-  const stack: [unknown, (string | number)[]][] = [[value, []]]
+  const nodes: unknown[] = [value]
+  const pointers: string[] = ['']
   let visited = 0
-  while (stack.length > 0 && visited < maxNodes) {
-    const [node, path] = stack.pop() as [unknown, (string | number)[]]
+  while (nodes.length > 0 && visited < maxNodes) {
+    const node = nodes.pop()
+    const pointer = pointers.pop() as string
     visited++
     if (typeof node === 'string') {
       const expression = templateExpression(node)
-      if (expression !== undefined) found.push({ path, expression })
+      if (expression !== undefined) found.push({ pointer, expression })
       continue
     }
     if (node === null || typeof node !== 'object') continue
     if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, i]])
+      for (let i = node.length - 1; i >= 0; i--) {
+        const child = node[i]
+        if (child !== null && (typeof child === 'object' || typeof child === 'string')) {
+          nodes.push(child)
+          pointers.push(`${pointer}/${i}`)
+        }
+      }
     } else {
       const keys = Object.keys(node)
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i] as string
-        stack.push([(node as Record<string, unknown>)[key], [...path, key]])
+        const child = (node as Record<string, unknown>)[key]
+        if (child !== null && (typeof child === 'object' || typeof child === 'string')) {
+          nodes.push(child)
+          pointers.push(`${pointer}/${escapeToken(key)}`)
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { canonicalBytes } from '@qflow/canonical-json'
+import { canonicalBytes, canonicalize } from '@qflow/canonical-json'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { JSON_CODEC, SHA2_256 } from './constants.js'
@@ -32,13 +32,39 @@ export function flowCid(flow: Flow): CID {
   return cidOfBytes(flowCanonicalBytes(flow))
 }
 
+/** CIDv1 header of flow hashes: version 1, codec json (varint 0x80 0x04), sha2-256 (0x12), 32 bytes. */
+const CID_HEADER = Uint8Array.of(0x01, 0x80, 0x04, SHA2_256, 32)
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/** Multibase base32 (RFC 4648, lowercase, no padding, `b` prefix) of a CID's bytes: what `CID.toString()` gives. */
+function base32Multibase(header: Uint8Array, digest: Uint8Array): string {
+  let out = 'b'
+  let buffer = 0
+  let bits = 0
+  const push = (byte: number): void => {
+    buffer = (buffer << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      out += BASE32[(buffer >>> bits) & 31]
+    }
+    buffer &= (1 << bits) - 1
+  }
+  for (const byte of header) push(byte)
+  for (const byte of digest) push(byte)
+  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31]
+  return out
+}
+
 /**
  * A flow's content hash: its {@link flowCid} as a base32 string (`bagaaiera…`). Identical for the
  * same flow whatever its format, key order or whitespace; the `signature` member is not covered, so
  * signing does not change it.
  */
 export function flowHash(flow: Flow): string {
-  return flowCid(flow).toString()
+  // the same CID as flowCid(flow).toString(), without materializing the bytes and the CID object
+  const digest = createHash('sha256').update(canonicalize(unsigned(flow)), 'utf8').digest()
+  return base32Multibase(CID_HEADER, digest)
 }
 
 /** The binary form of {@link flowCid} (CIDv1 bytes: version, codec, multihash). */
@@ -48,5 +74,5 @@ export function flowHashBytes(flow: Flow): Uint8Array {
 
 /** The hash string of already canonical bytes (internal: lets signing hash what it signs). */
 export function hashOfCanonicalBytes(bytes: Uint8Array): string {
-  return cidOfBytes(bytes).toString()
+  return base32Multibase(CID_HEADER, createHash('sha256').update(bytes).digest())
 }

@@ -16,7 +16,8 @@ import { publicKeyFromDidKey } from './did.js'
 import { checkExpression, findTemplates, templateExpression } from './expressions.js'
 import { type CompiledStepGraph, compileStepGraph } from './graph.js'
 import { checkJsonSchema } from './json-schema.js'
-import { escapePointerToken, jsonPointer } from './pointer.js'
+import { LruCache } from './lru.js'
+import { escapePointerToken } from './pointer.js'
 import { flowSchema, schemaProblems, suggest } from './schema.js'
 import type { FlowProblem } from './types.js'
 
@@ -110,23 +111,33 @@ function isTimezone(zone: string): boolean {
   return ok
 }
 
+/** Results of pure checks of strings (CIDs, DIDs, cron expressions), cached: `''` means fine. */
+const checked = new LruCache<string, string>(10_000)
+
+function cachedCheck(kind: string, text: string, check: (text: string) => void): string {
+  const key = `${kind}\u0000${text}`
+  let result = checked.get(key)
+  if (result === undefined) {
+    try {
+      check(text)
+      result = ''
+    } catch (err) {
+      result = err instanceof Error ? err.message || 'invalid' : 'invalid'
+    }
+    checked.set(key, result)
+  }
+  return result
+}
+
 /** Whether a string parses as a CID. */
 export function isCid(text: string): boolean {
-  try {
-    CID.parse(text)
-    return true
-  } catch {
-    return false
-  }
+  return cachedCheck('cid', text, (t) => CID.parse(t)) === ''
 }
 
 function checkDid(sink: ProblemSink, value: unknown, pointer: string): void {
   if (typeof value !== 'string' || !value.startsWith('did:key:')) return
-  try {
-    publicKeyFromDidKey(value)
-  } catch (err) {
-    sink.error({ pointer, code: 'invalid-did', message: (err as Error).message })
-  }
+  const error = cachedCheck('did', value, publicKeyFromDidKey)
+  if (error !== '') sink.error({ pointer, code: 'invalid-did', message: error })
 }
 
 function checkSchema(sink: ProblemSink, schema: unknown, pointer: string, what: string, stepId?: string): void {
@@ -161,9 +172,8 @@ function checkTemplates(sink: ProblemSink, value: unknown, pointer: string, step
     return found
   }
   for (const t of findTemplates(value)) {
-    const relative = jsonPointer(t.path)
-    found.add(relative)
-    checkExpressionAt(sink, t.expression, pointer + relative, stepId)
+    found.add(t.pointer)
+    checkExpressionAt(sink, t.expression, pointer + t.pointer, stepId)
   }
   return found
 }
@@ -364,11 +374,8 @@ function checkTriggers(sink: ProblemSink, triggers: unknown): void {
     switch (trigger.type) {
       case 'schedule':
         if (typeof trigger.cron === 'string') {
-          try {
-            parseCron(trigger.cron)
-          } catch (err) {
-            sink.error({ pointer: `${pointer}/cron`, code: 'invalid-cron', message: (err as Error).message })
-          }
+          const error = cachedCheck('cron', trigger.cron, parseCron)
+          if (error !== '') sink.error({ pointer: `${pointer}/cron`, code: 'invalid-cron', message: error })
         }
         if (typeof trigger.timezone === 'string' && !isTimezone(trigger.timezone)) {
           sink.error({ pointer: `${pointer}/timezone`, code: 'invalid-timezone', message: `unknown time zone "${trigger.timezone}" (use an IANA name such as Europe/Madrid)` })

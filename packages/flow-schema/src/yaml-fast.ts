@@ -22,8 +22,13 @@ function bail(): never {
   throw new Bail()
 }
 
-/** Characters that make the fast path give up anywhere in the text. */
-const ODD_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\ufeff\ufffe\uffff\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+/** Characters that make the fast path give up anywhere in the text (tabs included). */
+const ODD_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\ufeff\ufffe\uffff\u2028\u2029]/
+const SURROGATE = /[\ud800-\udfff]/
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+/** Plain keys that need no further checks (the common case): never null, booleans or numbers except these words. */
+const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$.\/-]*$/
+const NON_STRING_WORDS = new Set(['null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE'])
 
 /** Deepest nesting the fast path follows (deeper documents go to the full parser). */
 const MAX_FAST_DEPTH = 64
@@ -299,7 +304,13 @@ class FastYaml {
         out.push(this.nestedOrNull(indent, depth))
         continue
       }
-      if (isSeqEntry(rest)) bail() // "- - x"
+      if (isSeqEntry(rest)) {
+        // compact nested sequence: "- - x" continues with entries at the column of the inner dash
+        const column = indent + offset
+        this.lines[this.pos] = { indent: column, content: rest, raw: line.raw }
+        out.push(this.sequence(column, depth + 1))
+        continue
+      }
       if (mappingKeyEnd(rest) !== -1) {
         // compact mapping: "- key: value" continues with keys at the column of "key"
         const column = indent + offset
@@ -389,11 +400,14 @@ class FastYaml {
     if (chomp !== '' && chomp !== '-' && chomp !== '+') bail()
     // consume raw lines after the header
     const raw = this.raw
+    // text split on "\n": a final empty element is the last line's terminator, not a line
+    const endsWithNewline = raw[raw.length - 1] === ''
+    const lastLine = endsWithNewline ? raw.length - 1 : raw.length
     let r = line.raw + 1
     const body: string[] = []
     let contentIndent = -1
     let leadingBlankMax = 0
-    for (; r < raw.length; r++) {
+    for (; r < lastLine; r++) {
       const text = raw[r] as string
       let sp = 0
       while (text.charCodeAt(sp) === 0x20) sp++
@@ -411,7 +425,7 @@ class FastYaml {
       }
       body.push(text.slice(contentIndent))
     }
-    if (r >= raw.length) bail() // block scalar running to the end of the text: leave to the full parser
+    if (r >= lastLine && !endsWithNewline) bail() // no final line break: leave to the full parser
     if (contentIndent === -1) bail()
     // drop trailing blank lines (they were pushed as '')
     let end = body.length
@@ -457,6 +471,7 @@ function isSeqEntry(content: string): boolean {
  */
 function mappingKeyEnd(content: string): number {
   const c = content[0]
+  if (c === '[' || c === '{') return -1
   if (c === '"' || c === "'") {
     let end: number
     try {
@@ -477,6 +492,8 @@ function mappingKeyEnd(content: string): number {
 }
 
 function readKey(content: string, keyEnd: number): string {
+  const simple = content.slice(0, keyEnd)
+  if (SIMPLE_KEY.test(simple) && !NON_STRING_WORDS.has(simple)) return simple
   const c = content[0]
   if (c === '"') return readDoubleQuoted(content, 0)[0]
   if (c === "'") return readSingleQuoted(content, 0)[0]
@@ -499,6 +516,7 @@ export function parseYamlFast(text: string): FastResult {
     if (source.includes('\r')) return BAIL
   }
   if (ODD_CHARS.test(source)) return BAIL
+  if (SURROGATE.test(source) && LONE_SURROGATE.test(source)) return BAIL
   try {
     return new FastYaml(source.split('\n')).parseDocument()
   } catch (err) {
