@@ -1,6 +1,12 @@
 /** Database path used when none is given: an in-memory index (filled from the source at start, when one is injected). */
 export const DEFAULT_PATH = ':memory:'
 
+/** SQLite page cache of an open index, in MiB (a ceiling: memory is used as pages are read). */
+export const DEFAULT_CACHE_SIZE_MB = 64
+
+/** Size the WAL file is truncated back to after a checkpoint, in bytes. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
 /** Page size when a query gives no `limit`. */
 export const DEFAULT_LIMIT = 50
 

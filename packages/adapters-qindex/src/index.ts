@@ -23,6 +23,7 @@
  * @packageDocumentation
  */
 export {
+  DEFAULT_CACHE_SIZE_MB,
   DEFAULT_LIMIT,
   DEFAULT_PATH,
   MAX_ATTRIBUTES_BYTES,

@@ -22,6 +22,8 @@ export interface QindexInit {
   rebuildWhenMissing?: boolean
   /** The clock for history entries and `archive`. Default `Date.now`. */
   now?: () => number
+  /** SQLite page cache ceiling in MiB; large bulk loads run faster when the index fits. Default 64. */
+  cacheSizeMB?: number
 }
 
 /** What the index is given. */

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { IndexPage, IndexQuery, IndexRecord } from '@qflow/pipeline'
-import { ANALYZE_BATCH_THRESHOLD, DEFAULT_PATH, DENSE_CANDIDATES, OPTIMIZE_EVERY_WRITES, REBUILD_BATCH_SIZE } from './constants.js'
+import { ANALYZE_BATCH_THRESHOLD, DEFAULT_CACHE_SIZE_MB, DEFAULT_PATH, DENSE_CANDIDATES, OPTIMIZE_EVERY_WRITES, REBUILD_BATCH_SIZE } from './constants.js'
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js'
 import {
   IndexCorruptError,
@@ -61,6 +61,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   private readonly init: QindexInit
   private readonly components: QindexComponents
   private readonly now: () => number
+  private readonly cacheSizeMB: number
   private store: IndexStore | undefined
   private starting: Promise<void> | undefined
   /** Bumped by `stop()`: a rebuild started under another generation abandons its work. */
@@ -73,6 +74,8 @@ export class SqliteQindexImpl implements SqliteQindex {
     this.components = components
     this.path = init.path ?? DEFAULT_PATH
     this.now = init.now ?? Date.now
+    const cache = init.cacheSizeMB ?? DEFAULT_CACHE_SIZE_MB
+    this.cacheSizeMB = Number.isFinite(cache) && cache >= 1 ? cache : DEFAULT_CACHE_SIZE_MB
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -155,7 +158,7 @@ export class SqliteQindexImpl implements SqliteQindex {
 
   private openStore(path: string, bulk = false): IndexStore {
     try {
-      return IndexStore.open(path, { bulk, now: this.now })
+      return IndexStore.open(path, { bulk, now: this.now, cacheSizeMB: this.cacheSizeMB })
     } catch (err) {
       throw this.classify(err, path)
     }

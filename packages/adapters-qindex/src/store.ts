@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import type { Database as Db, Statement } from 'better-sqlite3'
 import type { IndexRecord } from '@qflow/pipeline'
-import { STATEMENT_CACHE_SIZE } from './constants.js'
+import { STATEMENT_CACHE_SIZE, WAL_SIZE_LIMIT } from './constants.js'
 import { RECORD_COLUMNS, type SqlStatement } from './query-sql.js'
 import { migrate } from './schema.js'
 import type { StoredRecord } from './validate.js'
@@ -68,6 +68,8 @@ export interface StoreOptions {
   readonly bulk?: boolean
   /** The clock, for the schema version table. */
   readonly now: () => number
+  /** Page cache ceiling, MiB. */
+  readonly cacheSizeMB: number
 }
 
 /**
@@ -132,12 +134,12 @@ export class IndexStore {
       if (options.bulk === true) {
         db.pragma('journal_mode = MEMORY')
         db.pragma('synchronous = OFF')
-        db.pragma('cache_size = -65536')
       } else {
         db.pragma('journal_mode = WAL')
         db.pragma('synchronous = NORMAL')
-        db.pragma('cache_size = -32768')
+        db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`)
       }
+      db.pragma(`cache_size = ${-Math.round(options.cacheSizeMB * 1024)}`)
       db.pragma('temp_store = MEMORY')
       db.pragma('foreign_keys = OFF')
       migrate(db, options.now())
