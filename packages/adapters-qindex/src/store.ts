@@ -92,6 +92,10 @@ export class IndexStore {
   private readonly selectHistoryBatch: Statement
   private readonly selectMaxSeq: Statement
   private readonly pages = new Map<string, Statement>()
+  private readonly putTransaction: (records: readonly StoredRecord[], change: IndexHistoryChange, recordedAt: number) => void
+  private readonly archiveTransaction: (key: string, at: number, recordedAt: number) => IndexRecord | undefined
+  private readonly deleteTransaction: (key: string, recordedAt: number) => boolean
+  private readonly appendHistoryTransaction: (rows: readonly HistoryRow[]) => void
 
   private constructor(db: Db) {
     this.db = db
@@ -122,6 +126,14 @@ export class IndexStore {
     this.selectHistoryBatch.raw(true)
     this.selectMaxSeq = db.prepare('SELECT ifnull(max(seq), 0) FROM history')
     this.selectMaxSeq.pluck(true)
+    this.putTransaction = db.transaction((records: readonly StoredRecord[], change: IndexHistoryChange, recordedAt: number) => {
+      for (const stored of records) this.writeOne(stored, change, recordedAt)
+    })
+    this.archiveTransaction = db.transaction((key: string, at: number, recordedAt: number) => this.archiveOne(key, at, recordedAt))
+    this.deleteTransaction = db.transaction((key: string, recordedAt: number) => this.deleteOne(key, recordedAt))
+    this.appendHistoryTransaction = db.transaction((rows: readonly HistoryRow[]) => {
+      for (const row of rows) this.insertHistoryRow.run(...row)
+    })
   }
 
   /**
@@ -181,13 +193,7 @@ export class IndexStore {
 
   /** Inserts or replaces records, each with a history entry, in one transaction. */
   put(records: readonly StoredRecord[], change: IndexHistoryChange, recordedAt: number): void {
-    if (records.length === 1) {
-      this.db.transaction(() => this.writeOne(records[0] as StoredRecord, change, recordedAt))()
-      return
-    }
-    this.db.transaction(() => {
-      for (const stored of records) this.writeOne(stored, change, recordedAt)
-    })()
+    this.putTransaction(records, change, recordedAt)
   }
 
   /** The record with this key. */
@@ -198,29 +204,33 @@ export class IndexStore {
 
   /** Marks a record archived at `at` (its new `updatedAt`); undefined when there is none. Already archived records are left alone. */
   archive(key: string, at: number, recordedAt: number): IndexRecord | undefined {
-    return this.db.transaction((): IndexRecord | undefined => {
-      const current = this.get(key)
-      if (current === undefined || current.archived === true) return current
-      const rid = this.selectRid.get(key) as number
-      this.setArchived.run(at, rid)
-      this.touchTags.run(at, rid)
-      const record = { ...current, archived: true, updatedAt: at }
-      this.insertHistory.run(key, 'archive', recordedAt, JSON.stringify(record))
-      return record
-    })()
+    return this.archiveTransaction(key, at, recordedAt)
+  }
+
+  private archiveOne(key: string, at: number, recordedAt: number): IndexRecord | undefined {
+    const current = this.get(key)
+    if (current === undefined || current.archived === true) return current
+    const rid = this.selectRid.get(key) as number
+    this.setArchived.run(at, rid)
+    this.touchTags.run(at, rid)
+    const record = { ...current, archived: true, updatedAt: at }
+    this.insertHistory.run(key, 'archive', recordedAt, JSON.stringify(record))
+    return record
   }
 
   /** Removes a record (its history stays, ending with a `delete` entry); false when there was none. */
   delete(key: string, recordedAt: number): boolean {
-    return this.db.transaction((): boolean => {
-      const current = this.get(key)
-      if (current === undefined) return false
-      const rid = this.selectRid.get(key) as number
-      this.clearTags.run(rid)
-      this.deleteRecord.run(rid)
-      this.insertHistory.run(key, 'delete', recordedAt, JSON.stringify(current))
-      return true
-    })()
+    return this.deleteTransaction(key, recordedAt)
+  }
+
+  private deleteOne(key: string, recordedAt: number): boolean {
+    const current = this.get(key)
+    if (current === undefined) return false
+    const rid = this.selectRid.get(key) as number
+    this.clearTags.run(rid)
+    this.deleteRecord.run(rid)
+    this.insertHistory.run(key, 'delete', recordedAt, JSON.stringify(current))
+    return true
   }
 
   /** A key's history, oldest first. */
@@ -241,9 +251,7 @@ export class IndexStore {
 
   /** Appends history rows copied from another index database, keeping their positions. */
   appendHistoryRows(rows: readonly HistoryRow[]): void {
-    this.db.transaction(() => {
-      for (const row of rows) this.insertHistoryRow.run(...row)
-    })()
+    this.appendHistoryTransaction(rows)
   }
 
   /** Forgets every history row (when copying them failed half-way). */
