@@ -4,6 +4,12 @@ export function excerpt(value: unknown, max = 80): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`
 }
 
+/** A time for an error message: ISO 8601 when representable, the raw number otherwise. */
+function isoTime(ms: number): string {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString()
+}
+
 /**
  * Base of every error this package throws: callers branch on `name`; `retryable` says whether
  * the same input may pass later unchanged (a credential that is not valid *yet*).
@@ -95,7 +101,7 @@ export class DelegationExpiredError extends SquidError {
   readonly index: number
 
   constructor(delegationId: string, expiresAt: number, index: number) {
-    super(`Delegation ${delegationId} at chain position ${index} expired at ${new Date(expiresAt).toISOString()}`)
+    super(`Delegation ${delegationId} at chain position ${index} expired at ${isoTime(expiresAt)}`)
     this.delegationId = delegationId
     this.expiresAt = expiresAt
     this.index = index
@@ -115,7 +121,7 @@ export class DelegationNotYetValidError extends SquidError {
   readonly index: number
 
   constructor(delegationId: string, notBefore: number, index: number) {
-    super(`Delegation ${delegationId} at chain position ${index} is not valid before ${new Date(notBefore).toISOString()}`)
+    super(`Delegation ${delegationId} at chain position ${index} is not valid before ${isoTime(notBefore)}`)
     this.delegationId = delegationId
     this.notBefore = notBefore
     this.index = index
@@ -200,7 +206,7 @@ export class TokenExpiredError extends SquidError {
   readonly expiresAt: number
 
   constructor(expiresAt: number) {
-    super(`The identity token expired at ${new Date(expiresAt).toISOString()}`)
+    super(`The identity token expired at ${isoTime(expiresAt)}`)
     this.expiresAt = expiresAt
   }
 }
@@ -214,7 +220,7 @@ export class TokenNotYetValidError extends SquidError {
   readonly notBefore: number
 
   constructor(notBefore: number) {
-    super(`The identity token is not valid before ${new Date(notBefore).toISOString()}`)
+    super(`The identity token is not valid before ${isoTime(notBefore)}`)
     this.notBefore = notBefore
   }
 }
