@@ -127,7 +127,9 @@ export class HashLinkedExecutionLog implements ExecutionLog {
   async listExecutions(options: ListExecutionsOptions = {}): Promise<ExecutionHead[]> {
     const wanted = options.status === undefined ? undefined : new Set<string>(typeof options.status === 'string' ? [options.status] : options.status)
     const heads: ExecutionHead[] = []
-    for await (const { key, value } of this.ctx.storage.datastore.query({ prefix: HEADS_PREFIX })) {
+    for await (const key of this.ctx.storage.datastore.queryKeys({ prefix: HEADS_PREFIX })) {
+      const value = await this.ctx.storage.readRecord(key)
+      if (value === undefined) continue // removed by gc meanwhile
       const head = this.decodeHead(key.toString(), value)
       if (wanted === undefined || wanted.has(head.status)) heads.push(head)
     }
@@ -372,9 +374,8 @@ export class HashLinkedExecutionLog implements ExecutionLog {
 
   private async readHead(executionId: string): Promise<ExecutionHead | undefined> {
     const key = headKey(executionId)
-    const { datastore } = this.ctx.storage
-    if (!(await datastore.has(key))) return undefined
-    return this.decodeHead(key.toString(), await datastore.get(key))
+    const value = await this.ctx.storage.readRecord(key)
+    return value === undefined ? undefined : this.decodeHead(key.toString(), value)
   }
 
   private decodeHead(key: string, bytes: Uint8Array): ExecutionHead {

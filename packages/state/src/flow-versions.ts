@@ -104,11 +104,11 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
   async current(flowId: string): Promise<FlowVersion | undefined> {
     assertId(flowId, '/flowId')
     const key = flowKey(flowId)
-    const { datastore } = this.ctx.storage
-    if (!(await datastore.has(key))) return undefined
+    const stored = await this.ctx.storage.readRecord(key)
+    if (stored === undefined) return undefined
     let cid: CID | undefined
     try {
-      const value = decodeBlock(await datastore.get(key))
+      const value = decodeBlock(stored)
       cid = isRecord(value) ? asCid(value['head']) : undefined
     } catch (err) {
       throw new CorruptRecordError(key.toString(), 'not dag-json', err)
@@ -133,11 +133,11 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
   async getByHash(hash: FlowHash): Promise<Flow> {
     if (typeof hash !== 'string' || !/^[a-z0-9]{1,128}$/.test(hash)) throw new InvalidInputError('Expected a flow hash (a CID string)', '/flowHash')
     const key = hashKey(hash)
-    const { datastore } = this.ctx.storage
-    if (!(await datastore.has(key))) throw new FlowNotFoundError(hash)
+    const stored = await this.ctx.storage.readRecord(key)
+    if (stored === undefined) throw new FlowNotFoundError(hash)
     let cid: CID | undefined
     try {
-      const value = decodeBlock(await datastore.get(key))
+      const value = decodeBlock(stored)
       cid = isRecord(value) ? asCid(value['flow']) : undefined
     } catch (err) {
       throw new CorruptRecordError(key.toString(), 'not dag-json', err)
@@ -185,7 +185,7 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
 
   async list(options: ListFlowsOptions = {}): Promise<FlowVersion[]> {
     const versions: FlowVersion[] = []
-    for await (const { key } of this.ctx.storage.datastore.query({ prefix: FLOWS_PREFIX, keysOnly: true } as never)) {
+    for await (const key of this.ctx.storage.datastore.queryKeys({ prefix: FLOWS_PREFIX })) {
       const version = await this.current(key.baseNamespace())
       if (version !== undefined && (options.includeArchived === true || !version.archived)) versions.push(version)
     }

@@ -288,20 +288,27 @@ export class CommitJournal {
       for (const put of tx.puts) finalValues.set(put.key.toString(), { key: put.key, value: put.value })
       for (const key of tx.deletes ?? []) finalValues.set(key.toString(), { key, value: undefined })
     }
-    await inParallel([...blocks.values()], 16, async (block) => {
+    let written = 0
+    const yieldNow = async (): Promise<void> => {
+      // Writes are synchronous: let the event loop breathe between chunks of a large batch.
+      if (++written % 32 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    for (const block of blocks.values()) {
       await this.storage.writeBlock(block.cid, block.bytes)
       this.touch(this.storage.blockFile(block.cid))
-    })
-    await inParallel([...finalValues.values()], 16, async ({ key, value }) => {
+      await yieldNow()
+    }
+    for (const { key, value } of finalValues.values()) {
       if (value === undefined) {
         await datastore.delete(key)
         const file = this.storage.datastoreFile(key)
         if (file !== undefined) this.touchedDirs.add(dirname(file))
       } else {
-        await datastore.put(key, value)
+        await this.storage.writeRecord(key, value)
         this.touch(this.storage.datastoreFile(key))
       }
-    })
+      await yieldNow()
+    }
   }
 
   private touch(file: string | undefined): void {

