@@ -141,7 +141,10 @@ export class HashLinkedExecutionLog implements ExecutionLog {
   }
 
   async latestSnapshot(executionId: string): Promise<Snapshot | undefined> {
-    const head = await this.requireHead(executionId)
+    return this.snapshotOf(executionId, await this.requireHead(executionId))
+  }
+
+  private async snapshotOf(executionId: string, head: ExecutionHead): Promise<Snapshot | undefined> {
     if (head.snapshot === null) return undefined
     const checked = await this.readEntry(executionId, head.snapshot.cid, head.snapshot.seq)
     const opened = await this.open(checked)
@@ -150,7 +153,7 @@ export class HashLinkedExecutionLog implements ExecutionLog {
 
   async resume(executionId: string): Promise<ResumePoint> {
     const head = await this.requireHead(executionId)
-    const snapshot = await this.latestSnapshot(executionId)
+    const snapshot = await this.snapshotOf(executionId, head)
     const entries: LogEntry[] = []
     if (snapshot === undefined || snapshot.seq < head.seq) {
       const chain = await this.walk(executionId, head.cid, head.seq, snapshot === undefined ? 0 : snapshot.seq + 1)

@@ -107,7 +107,7 @@ export interface LogEntry {
   readonly payload: unknown
 }
 
-/** The latest durable state of an execution, kept in the datastore and replaced atomically. */
+/** The latest durable state of an execution, kept in the datastore and committed atomically with its entry. */
 export interface ExecutionHead {
   /** The execution. */
   readonly executionId: string
