@@ -279,17 +279,21 @@ export class HashLinkedExecutionLog implements ExecutionLog {
 
   private async setPinned(executionId: string, pinned: boolean): Promise<void> {
     assertId(executionId, '/executionId')
-    const { committed, next } = await this.withLock(executionId, async () => {
+    // Pins are rare: hold the execution's lock until the new head is durable, so a gc that takes
+    // the lock next reads it from disk.
+    await this.withLock(executionId, async () => {
       const state = await this.state(executionId)
       if (state.tip === undefined) throw new ExecutionNotFoundError(executionId)
       const next: ExecutionHead = { ...state.tip, pinned }
+      try {
+        await this.ctx.journal.commit({ blocks: [], puts: [{ key: headKey(executionId), value: canonicalBlockBytes(headToRecord(next)) }] })
+      } catch (err) {
+        this.heads.delete(executionId)
+        throw err
+      }
       state.tip = next
-      const tx = { blocks: [], puts: [{ key: headKey(executionId), value: canonicalBlockBytes(headToRecord(next)) }] }
-      return { committed: this.ctx.journal.commit(tx), next }
+      if (state.committed !== undefined) state.committed = { ...state.committed, pinned }
     })
-    await committed
-    const state = this.heads.get(executionId)
-    if (state?.committed !== undefined && state.committed.seq <= next.seq) state.committed = { ...state.committed, pinned }
   }
 
   private async buildEntry(

@@ -118,6 +118,19 @@ describe('gc', () => {
     expect((await reopened.log.listExecutions()).map((h) => h.executionId)).toEqual(['live', 'paused'])
   })
 
+  it('does not remove an execution pinned while gc runs', async () => {
+    const store = await openStore(await temp.make(), testIdentity())
+    open.push(store)
+    await run(store, 'racing', 'completed', 1)
+    await run(store, 'other', 'completed', 2)
+    const pinned = store.log.pin('racing')
+    const report = await store.gc()
+    await pinned
+    expect(report.removedExecutions).toEqual(['other'])
+    expect((await store.log.head('racing'))?.pinned).toBe(true)
+    expect((await store.verifyExecution('racing')).ok).toBe(true)
+  })
+
   it('keeps blocks pinned in Helia', async () => {
     const dir = await temp.make()
     const store = await openStore(dir, testIdentity())
