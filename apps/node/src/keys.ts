@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { KEY_FILE_MODE } from './constants.js'
 import { KeyFileError, OutputFileError } from './errors.js'
 import type { CliIo } from './io.js'
+import { writeFailureReason, writeFileAtomic } from './write.js'
 
 /**
  * Reads an ed25519 private key from a PKCS#8 PEM file (`openssl genpkey -algorithm ed25519`).
@@ -37,8 +38,8 @@ export function publicKeyOf(privateKey: KeyObject): KeyObject {
 }
 
 /**
- * Generates an ed25519 key pair and writes the private key as PKCS#8 PEM with mode 0600. An
- * existing file is kept unless `overwrite` is set.
+ * Generates an ed25519 key pair and writes the private key as PKCS#8 PEM with mode 0600, atomically
+ * (never a partly written key). An existing file is kept unless `overwrite` is set.
  *
  * @throws {@link OutputFileError} when the file exists (without `overwrite`) or cannot be written.
  */
@@ -47,19 +48,10 @@ export async function writeNewPrivateKey(path: string, io: CliIo, overwrite: boo
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
   const absolute = resolve(io.cwd, path)
   try {
-    await writeFile(absolute, pem, { mode: KEY_FILE_MODE, flag: overwrite ? 'w' : 'wx' })
-    // An overwritten file keeps its old mode: set it again.
-    await chmod(absolute, KEY_FILE_MODE)
+    await writeFileAtomic(absolute, pem, { mode: KEY_FILE_MODE, overwrite })
   } catch (err) {
-    const code = (err as { code?: string }).code
-    const why =
-      code === 'EEXIST'
-        ? 'file exists (use --force to replace it)'
-        : code === 'ENOENT'
-          ? 'no such directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : String((err as Error).message)
+    const reason = writeFailureReason(err)
+    const why = reason === 'file exists' ? 'file exists (use --force to replace it)' : reason
     throw new OutputFileError(path, `Cannot write key file ${path}: ${why}`, { cause: err })
   }
   return privateKey

@@ -155,6 +155,22 @@ describe('qflow flow sign and verify', () => {
     expect(JSON.parse(toFile.stdout)).toEqual({ file: 'g.yaml', signer: did, hash: value.hash, signerIsOwner: false, out: 'o.yaml' })
   })
 
+  it('signs a file in place when --out names the input', async () => {
+    const did = await newKey()
+    await writeFiles(tmp(), { 'g.yaml': GREETING_YAML })
+    const result = await qflow(['flow', 'sign', 'g.yaml', '--key', 'me.pem', '--out', 'g.yaml'], { cwd: tmp() })
+    expect(result.code).toBe(0)
+    const verified = await qflow(['flow', 'verify', 'g.yaml', '--signer', did], { cwd: tmp() })
+    expect(verified.code).toBe(0)
+  })
+
+  it('exits 1 when the output cannot be written', async () => {
+    await newKey()
+    await writeFiles(tmp(), { 'g.yaml': GREETING_YAML })
+    const result = await qflow(['flow', 'sign', 'g.yaml', '--key', 'me.pem', '--out', 'no/such/dir/o.yaml'], { cwd: tmp() })
+    expect(result).toMatchObject({ code: 1, stdout: '', stderr: 'qflow: Cannot write no/such/dir/o.yaml: no such directory\n' })
+  })
+
   it('exits 1 for a bad key file or an invalid flow, writing nothing', async () => {
     await writeFiles(tmp(), { 'g.yaml': GREETING_YAML, 'broken.yaml': BROKEN_YAML, 'junk.pem': 'junk' })
     const badKey = await qflow(['flow', 'sign', 'g.yaml', '--key', 'junk.pem', '--out', 'o.yaml'], { cwd: tmp() })

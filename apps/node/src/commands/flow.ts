@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { ed25519Signer, ed25519Verifier, FlowSignatureError, type FlowVerifier, signFlow, verifyFlow } from '@qflow/flow-schema'
 import type { Command } from 'commander'
@@ -11,6 +10,7 @@ import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { formatReportProblems } from '../report.js'
 import { signedFlowText } from '../signed-text.js'
+import { writeFailureReason, writeFileAtomic } from '../write.js'
 import { registerDiffCommand } from './diff.js'
 
 function plural(count: number, word: string): string {
@@ -86,9 +86,9 @@ async function signCommand(context: CommandContext, command: Command, file: stri
     return
   }
   try {
-    await writeFile(resolve(context.io.cwd, options.out), text)
+    await writeFileAtomic(resolve(context.io.cwd, options.out), text)
   } catch (err) {
-    throw new OutputFileError(options.out, `Cannot write ${options.out}: ${(err as Error).message}`, { cause: err })
+    throw new OutputFileError(options.out, `Cannot write ${options.out}: ${writeFailureReason(err)}`, { cause: err })
   }
   output.result({ ...facts, out: options.out }, () => {
     const owner = facts.signerIsOwner ? '' : ` (not the owner ${flow.owner})`
