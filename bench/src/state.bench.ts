@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -165,6 +166,33 @@ export default async function bench(): Promise<Measurement[]> {
   } finally {
     await rm(dataDir, { recursive: true, force: true })
   }
+  // Cold start in a fresh process: import the package, open a file-backed store, stop.
+  const coldDir = await mkdtemp(join(tmpdir(), 'qflow-state-bench-'))
+  try {
+    const script = `const t0 = performance.now()
+const { createStateStore } = await import('@qflow/state')
+const t1 = performance.now()
+const none = async () => { throw new Error('unused') }
+const s = await createStateStore({ dataDir: process.argv[1] }, { qlock: { encrypt: none, decrypt: none }, signer: { did: 'did:x', sign: none }, verifier: { verifySignature: none } })
+const t2 = performance.now()
+await s.stop()
+console.log(JSON.stringify({ importMs: t1 - t0, openMs: t2 - t1, rssMb: process.memoryUsage().rss / 1e6 }))`
+    const runs = Array.from({ length: 5 }, () => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script, coldDir], { encoding: 'utf8' })) as { importMs: number; openMs: number; rssMb: number })
+    const totals = runs.map((r) => r.importMs + r.openMs).sort((a, b) => a - b)
+    const median = totals[2] as number
+    const mid = runs.find((r) => r.importMs + r.openMs === median) as (typeof runs)[number]
+    results.push({
+      name: 'cold start: import @qflow/state + open a store (fresh process)',
+      samples: runs.length,
+      medianUs: median * 1000,
+      p99Us: (totals[4] as number) * 1000,
+      opsPerSec: 1000 / median,
+      extra: { importMs: mid.importMs, openMs: mid.openMs, rssMb: mid.rssMb }
+    })
+  } finally {
+    await rm(coldDir, { recursive: true, force: true })
+  }
+
   // The machine is shared: say how loaded it was.
   const load = loadavg()[0] ?? Number.NaN
   for (const m of results) m.extra = { ...m.extra, loadAvg1m: load }
