@@ -5,9 +5,28 @@
  *
  * @example
  * ```ts
+ * import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
  * import { createStateStore } from '@qflow/state'
  *
- * // qlock, signer and verifier come from @qflow/adapters-qlock / @qflow/adapters-squid
+ * // In a node these come from @qflow/adapters-qlock and @qflow/adapters-squid.
+ * const key = randomBytes(32)
+ * const aad = (b: { subnet: string; executionId?: string; stepId?: string }) => Buffer.from(`${b.subnet}/${b.executionId}/${b.stepId}`)
+ * const qlock = {
+ *   async encrypt(data: Uint8Array, b: { subnet: string }) {
+ *     const nonce = randomBytes(12)
+ *     const c = createCipheriv('aes-256-gcm', key, nonce).setAAD(aad(b))
+ *     return { v: 1 as const, alg: 'A256GCM', kid: 'k1', nonce, ciphertext: Buffer.concat([c.update(data), c.final(), c.getAuthTag()]) }
+ *   },
+ *   async decrypt(e: { nonce: Uint8Array; ciphertext: Uint8Array }, b: { subnet: string }) {
+ *     const body = Buffer.from(e.ciphertext)
+ *     const d = createDecipheriv('aes-256-gcm', key, e.nonce).setAAD(aad(b)).setAuthTag(body.subarray(-16))
+ *     return Buffer.concat([d.update(body.subarray(0, -16)), d.final()])
+ *   }
+ * }
+ * const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+ * const signer = { did: 'did:example:node', sign: async (data: Uint8Array) => sign(null, data, privateKey) }
+ * const verifier = { verifySignature: async (_did: string, data: Uint8Array, sig: Uint8Array) => verify(null, data, publicKey, sig) }
+ *
  * const store = await createStateStore({ dataDir: './data/state' }, { qlock, signer, verifier })
  * await store.log.append('exec-1', { kind: 'started', payload: { input: 42 } })
  * await store.log.append('exec-1', { kind: 'step-completed', stepId: 'a', attempt: 1, payload: { out: 1 } })
