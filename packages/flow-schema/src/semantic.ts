@@ -269,6 +269,16 @@ function checkParams(sink: ProblemSink, settings: SemanticSettings, step: Record
   const validate = settings.actions.paramsValidator(action)
   if (validate === undefined || (params !== undefined && !isRecord(params))) return
   if (validate(params ?? {})) return
+  if (params === undefined) {
+    const missing = (validate.errors ?? []).filter((e) => e.keyword === 'required').map((e) => `"${String((e.params as { missingProperty?: unknown }).missingProperty)}"`)
+    sink.error({
+      pointer: `${pointer}/params`,
+      code: 'missing-field',
+      message: `missing required field "params" (${action} needs ${missing.length > 0 ? missing.join(', ') : 'params'})`,
+      stepId
+    })
+    return
+  }
   const errors = (validate.errors ?? []).filter((e) => {
     // values that are expressions are only known at run time
     for (const t of templates) if (e.instancePath === t || e.instancePath.startsWith(`${t}/`)) return false

@@ -27,7 +27,7 @@ const ODD_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\ufeff\ufffe\uffff\u2
 const SURROGATE = /[\ud800-\udfff]/
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 /** Plain keys that need no further checks (the common case): never null, booleans or numbers except these words. */
-const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$.\/-]*$/
+const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$./-]*$/
 const NON_STRING_WORDS = new Set(['null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE'])
 
 /** Deepest nesting the fast path follows (deeper documents go to the full parser). */

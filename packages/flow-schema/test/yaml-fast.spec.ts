@@ -103,7 +103,7 @@ describe('fast YAML path', () => {
       fc.property(fc.dictionary(key, value, { minKeys: 1, maxKeys: 6 }), stringifyOptions, (doc, options) => {
         let text: string
         try {
-          text = stringify(doc, options as Parameters<typeof stringify>[1])
+          text = stringify(doc, null, options as unknown as Exclude<Parameters<typeof stringify>[2], string | number | undefined>)
         } catch {
           return
         }
