@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
+import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,7 +34,7 @@ function components(): StateStoreComponents {
     signer: { did, sign: async (data) => new Uint8Array(sign(null, data, privateKey)) },
     verifier: {
       async verifySignature(signer, data, signature) {
-        return signer === did && verify(null, data, createPublicKey(publicKey.export({ format: 'pem', type: 'spki' })), signature)
+        return signer === did && verify(null, data, publicKey, signature)
       }
     }
   }
