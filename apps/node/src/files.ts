@@ -70,10 +70,15 @@ async function walk(dir: string, display: string, found: string[]): Promise<void
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue
     const shown = join(display, entry.name)
+    const isFlowName = FLOW_FILE_EXTENSIONS.includes(extname(entry.name).toLowerCase())
     if (entry.isDirectory()) {
       if (!SKIPPED_DIRECTORIES.includes(entry.name)) await walk(join(dir, entry.name), shown, found)
-    } else if (entry.isFile() && FLOW_FILE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) {
-      found.push(shown)
+    } else if (entry.isFile()) {
+      if (isFlowName) found.push(shown)
+    } else if (entry.isSymbolicLink() && isFlowName) {
+      // a link to a flow file counts; links to directories are not followed (no loops)
+      const target = await stat(join(dir, entry.name)).catch(() => undefined)
+      if (target?.isFile() === true) found.push(shown)
     }
   }
 }
@@ -81,7 +86,7 @@ async function walk(dir: string, display: string, found: string[]): Promise<void
 /**
  * Expands command-line targets into flow file paths: a file stays as given (whatever its ending),
  * a directory is walked recursively for `*.json`, `*.yaml` and `*.yml` files (skipping dot
- * entries and `node_modules`), in name order. Paths keep the form they were given in.
+ * entries and `node_modules`; following links to files but not to directories), in name order. Paths keep the form they were given in.
  *
  * @throws {@link FlowFileError} when a target does not exist or a directory holds no flow file.
  */

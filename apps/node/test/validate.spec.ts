@@ -112,6 +112,17 @@ describe('qflow flow validate', () => {
     expect(report.files.map((f) => f.file)).toEqual(['flows/a.yaml', 'flows/nested/c.yml', 'flows/nested/deeper/b.json'])
   })
 
+  it('follows links to flow files but not links to directories', async () => {
+    const { symlink } = await import('node:fs/promises')
+    await writeFiles(tmp(), { 'elsewhere/real.yaml': GREETING_YAML, 'flows/own.yaml': GREETING_YAML })
+    await symlink(join(tmp(), 'elsewhere/real.yaml'), join(tmp(), 'flows/linked.yaml'))
+    await symlink(join(tmp(), 'flows'), join(tmp(), 'flows/loop'))
+    await symlink(join(tmp(), 'elsewhere/missing.yaml'), join(tmp(), 'flows/dangling.yaml'))
+    const result = await qflow(['--json', 'flow', 'validate', 'flows'], { cwd: tmp() })
+    expect(result.code).toBe(0)
+    expect((JSON.parse(result.stdout) as JsonReport).files.map((f) => f.file)).toEqual(['flows/linked.yaml', 'flows/own.yaml'])
+  })
+
   it('fails when any one of several files is invalid, and reports all of them', async () => {
     await writeFiles(tmp(), { 'dir/good.yaml': GREETING_YAML, 'dir/bad.yaml': BROKEN_YAML, 'other.json': GREETING_JSON })
     const result = await qflow(['--json', 'flow', 'validate', 'dir', 'other.json'], { cwd: tmp() })
