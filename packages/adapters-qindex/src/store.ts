@@ -78,7 +78,11 @@ export interface StoreOptions {
  */
 export class IndexStore {
   readonly db: Db
-  private readonly upsert: Statement
+  private readonly selectForWrite: Statement
+  private readonly insertRecord: Statement
+  private readonly updateRecord: Statement
+  private readonly insertText: Statement
+  private readonly deleteText: Statement
   private readonly clearTags: Statement
   private readonly insertTag: Statement
   private readonly touchTags: Statement
@@ -88,6 +92,7 @@ export class IndexStore {
   private readonly selectRid: Statement
   private readonly setArchived: Statement
   private readonly deleteRecord: Statement
+  private readonly selectText: Statement
   private readonly selectHistory: Statement
   private readonly selectHistoryBatch: Statement
   private readonly selectMaxSeq: Statement
@@ -99,16 +104,16 @@ export class IndexStore {
 
   private constructor(db: Db) {
     this.db = db
-    this.upsert = db.prepare(`
-      INSERT INTO records (key, kind, owner, subnet, name, description, category, status, content_hash, archived, created_at, updated_at, tags, attributes)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (key) DO UPDATE SET
-        kind = excluded.kind, owner = excluded.owner, subnet = excluded.subnet, name = excluded.name,
-        description = excluded.description, category = excluded.category, status = excluded.status,
-        content_hash = excluded.content_hash, archived = excluded.archived, created_at = excluded.created_at,
-        updated_at = excluded.updated_at, tags = excluded.tags, attributes = excluded.attributes
-      RETURNING rid`)
-    this.upsert.pluck(true)
+    const columns = 'key, kind, owner, subnet, name, description, category, status, content_hash, archived, created_at, updated_at, tags, attributes'
+    this.selectForWrite = db.prepare('SELECT rid, name, description, updated_at, tags FROM records WHERE key = ?')
+    this.selectForWrite.raw(true)
+    this.insertRecord = db.prepare(`INSERT INTO records (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    this.updateRecord = db.prepare(`
+      UPDATE records SET key = ?, kind = ?, owner = ?, subnet = ?, name = ?, description = ?, category = ?, status = ?,
+        content_hash = ?, archived = ?, created_at = ?, updated_at = ?, tags = ?, attributes = ?
+      WHERE rid = ?`)
+    this.insertText = db.prepare('INSERT INTO records_fts (rowid, name, description) VALUES (?, ?, ?)')
+    this.deleteText = db.prepare("INSERT INTO records_fts (records_fts, rowid, name, description) VALUES ('delete', ?, ?, ?)")
     this.clearTags = db.prepare('DELETE FROM record_tags WHERE rid = ?')
     this.insertTag = db.prepare('INSERT INTO record_tags (tag, updated_at, key, rid) VALUES (?, ?, ?, ?)')
     this.touchTags = db.prepare('UPDATE record_tags SET updated_at = ? WHERE rid = ?')
@@ -120,6 +125,8 @@ export class IndexStore {
     this.selectRid.pluck(true)
     this.setArchived = db.prepare('UPDATE records SET archived = 1, updated_at = ? WHERE rid = ?')
     this.deleteRecord = db.prepare('DELETE FROM records WHERE rid = ?')
+    this.selectText = db.prepare('SELECT name, description FROM records WHERE rid = ?')
+    this.selectText.raw(true)
     this.selectHistory = db.prepare('SELECT seq, change, recorded_at, record FROM history WHERE key = ? ORDER BY seq')
     this.selectHistory.raw(true)
     this.selectHistoryBatch = db.prepare('SELECT seq, key, change, recorded_at, record FROM history WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?')
@@ -168,15 +175,22 @@ export class IndexStore {
     return rows.map((row) => row.quick_check).filter((line) => line !== 'ok')
   }
 
+  /**
+   * Writes one record: an insert, or an update of the existing row that rewrites its full-text
+   * entry only when the name or description changed and its tag rows only when the tags or
+   * `updatedAt` changed.
+   */
   private writeOne(stored: StoredRecord, change: IndexHistoryChange, recordedAt: number): void {
     const r = stored.record
-    const rid = this.upsert.get(
+    const name = r.name ?? null
+    const description = r.description ?? null
+    const values = [
       r.key,
       r.kind,
       r.owner,
       r.subnet ?? null,
-      r.name ?? null,
-      r.description ?? null,
+      name,
+      description,
       r.category ?? null,
       r.status ?? null,
       r.contentHash ?? null,
@@ -185,9 +199,25 @@ export class IndexStore {
       r.updatedAt,
       stored.tagsJson,
       stored.attributesJson
-    ) as number
-    this.clearTags.run(rid)
-    for (const tag of r.tags ?? []) this.insertTag.run(tag, r.updatedAt, r.key, rid)
+    ]
+    const existing = this.selectForWrite.get(r.key) as [number, string | null, string | null, number, string] | undefined
+    let rid: number
+    let writeTags = true
+    if (existing === undefined) {
+      rid = Number(this.insertRecord.run(...values).lastInsertRowid)
+      this.insertText.run(rid, name, description)
+    } else {
+      const [oldRid, oldName, oldDescription, oldUpdatedAt, oldTags] = existing
+      rid = oldRid
+      this.updateRecord.run(...values, rid)
+      if (oldName !== name || oldDescription !== description) {
+        this.deleteText.run(rid, oldName, oldDescription)
+        this.insertText.run(rid, name, description)
+      }
+      if (oldTags === stored.tagsJson && oldUpdatedAt === r.updatedAt) writeTags = false
+      else this.clearTags.run(rid)
+    }
+    if (writeTags) for (const tag of r.tags ?? []) this.insertTag.run(tag, r.updatedAt, r.key, rid)
     this.insertHistory.run(r.key, change, recordedAt, JSON.stringify(r))
   }
 
@@ -227,7 +257,9 @@ export class IndexStore {
     const current = this.get(key)
     if (current === undefined) return false
     const rid = this.selectRid.get(key) as number
+    const [name, description] = this.selectText.get(rid) as [string | null, string | null]
     this.clearTags.run(rid)
+    this.deleteText.run(rid, name, description)
     this.deleteRecord.run(rid)
     this.insertHistory.run(key, 'delete', recordedAt, JSON.stringify(current))
     return true

@@ -1,6 +1,8 @@
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { IndexRecordNotFoundError, qindex, type SqliteQindex } from '../src/index.js'
-import { record } from './fixtures/records.js'
+import { record, tempDir } from './fixtures/records.js'
 
 let clock = 10_000
 let index: SqliteQindex
@@ -36,6 +38,19 @@ describe('history', () => {
     expect((await index.query({ tagsAll: ['c'] })).records.map((r) => r.key)).toEqual(['f'])
     expect((await index.query({ text: 'old' })).records).toEqual([])
     expect((await index.query({ text: 'new' })).records.map((r) => r.key)).toEqual(['f'])
+  })
+})
+
+describe('tag rows follow updatedAt', () => {
+  it('re-sorts a tagged record whose updatedAt changed while its tags did not', async () => {
+    await index.put(record('a', { tags: ['x'], updatedAt: 1 }))
+    await index.put(record('b', { tags: ['x'], updatedAt: 2 }))
+    expect((await index.query({ tagsAll: ['x'] })).records.map((r) => r.key)).toEqual(['b', 'a'])
+    await index.put(record('a', { tags: ['x'], updatedAt: 3, status: 'running' }))
+    expect((await index.query({ tagsAll: ['x'] })).records.map((r) => r.key)).toEqual(['a', 'b'])
+    expect((await index.query({ tagsAll: ['x'], updatedFrom: 3 })).records.map((r) => r.key)).toEqual(['a'])
+    await index.archive('b', { at: 10 })
+    expect((await index.query({ tagsAll: ['x'], updatedFrom: 5 })).records.map((r) => r.key)).toEqual(['b'])
   })
 })
 
@@ -82,5 +97,36 @@ describe('delete', () => {
       ['put', 'payroll'],
       ['delete', 'payroll']
     ])
+  })
+})
+
+describe('full-text index upkeep', () => {
+  it('stays consistent with the records through inserts, renames, tag changes, archives and deletes', async () => {
+    const { dir, cleanup } = tempDir()
+    try {
+      const path = join(dir, 'qindex.sqlite')
+      const file = qindex({ path })()
+      await file.start()
+      for (let i = 0; i < 40; i++) await file.put(record(`k${i}`, { name: `alpha ${i}`, description: i % 2 === 0 ? 'beta gamma' : undefined, tags: ['x'] }))
+      for (let i = 0; i < 40; i += 3) await file.put(record(`k${i}`, { name: i % 2 === 0 ? undefined : `delta ${i}`, description: 'epsilon', tags: ['y'] }))
+      for (let i = 0; i < 40; i += 5) await file.archive(`k${i}`)
+      for (let i = 0; i < 40; i += 7) await file.delete(`k${i}`)
+      await file.put(record('k0', { name: 'alpha again' }))
+      expect((await file.query({ text: 'alpha', limit: 100 })).records.map((r) => r.key).sort()).toEqual(
+        Array.from({ length: 40 }, (_, i) => i)
+          .filter((i) => i === 0 || (i % 3 !== 0 && i % 7 !== 0))
+          .map((i) => `k${i}`)
+          .sort()
+      )
+      expect((await file.query({ text: 'delta', limit: 100 })).records).toHaveLength(
+        Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 3 === 0 && i % 2 === 1 && i % 7 !== 0).length
+      )
+      await file.stop()
+      const raw = new Database(path)
+      expect(() => raw.prepare("INSERT INTO records_fts (records_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow()
+      raw.close()
+    } finally {
+      cleanup()
+    }
   })
 })
