@@ -48,6 +48,7 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome = { exitCode: Ex
     .helpOption('-h, --help', 'show help for a command')
     .helpCommand('help [command]', 'show help for a command')
     .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout(text),

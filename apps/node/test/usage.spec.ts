@@ -24,6 +24,7 @@ describe('qflow usage and exit codes', () => {
     expect(result.stderr).toBe('')
     expect(result.stdout).toMatch(/^Usage: qflow/)
     expect(result.stdout).toContain('Examples:\n  $ qflow ')
+    if (command.length > 0) expect(result.stdout).toMatch(/Global Options:[\s\S]*--json[\s\S]*--verbose/)
   })
 
   it('help <command> works like --help', async () => {
