@@ -114,8 +114,9 @@ export interface SqliteQindex extends Qindex {
  *
  * @example
  * ```ts
- * const index = qindex({ path: '/var/lib/qflow/qindex.sqlite' })({ source: () => store.indexRecords() })
- * await index.start()
+ * const records = [{ key: 'exec-1', kind: 'execution', owner: 'did:key:z6MkAlice', createdAt: 1, updatedAt: 2 }]
+ * const index = qindex({ path: join(dataDir, 'qindex.sqlite') })({ source: () => records })
+ * await index.start() // a missing or corrupt file is (re)built from the source
  * ```
  */
 export function qindex(init: QindexInit = {}): (components?: QindexComponents) => SqliteQindex {

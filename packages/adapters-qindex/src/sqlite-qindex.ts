@@ -130,17 +130,26 @@ export class SqliteQindexImpl implements SqliteQindex {
     } catch (err) {
       if (!(err instanceof IndexCorruptError)) throw err
       if (source === undefined) {
-        this.init.onCorrupt?.(err)
+        this.report(err)
         throw err
       }
       // Keep the broken file for inspection; from here on the index counts as missing, so a
       // failed rebuild is retried at the next start.
       err.movedTo = moveDatabaseFiles(this.path, `${this.path}.corrupt-${this.now()}`)
-      this.init.onCorrupt?.(err)
+      this.report(err)
       const built = await this.build(source(), generation)
       store = this.swapFileIn(built.store)
     }
     this.install(store, generation)
+  }
+
+  /** Hands a corruption to the `onCorrupt` hook; a throwing hook must not stop the recovery. */
+  private report(error: IndexCorruptError): void {
+    try {
+      this.init.onCorrupt?.(error)
+    } catch {
+      // The hook is for reporting only.
+    }
   }
 
   private install(store: IndexStore, generation: number): void {
@@ -209,7 +218,7 @@ export class SqliteQindexImpl implements SqliteQindex {
       return step(store)
     } catch (err) {
       const typed = this.classify(err)
-      if (typed instanceof IndexCorruptError) this.init.onCorrupt?.(typed)
+      if (typed instanceof IndexCorruptError) this.report(typed)
       throw typed
     }
   }

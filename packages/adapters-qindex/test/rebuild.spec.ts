@@ -303,3 +303,20 @@ describe('corruption', () => {
     expect((await off.query({})).records).toEqual([])
   })
 })
+
+describe('onCorrupt hook', () => {
+  it('a throwing hook does not stop the recovery', async () => {
+    const path = dbPath()
+    writeFileSync(path, garbage(4096))
+    const index = track(
+      qindex({
+        path,
+        onCorrupt: () => {
+          throw new Error('hook failed')
+        }
+      })({ source: () => STATE })
+    )
+    await index.start()
+    expect((await index.query({ limit: 100 })).records).toHaveLength(25)
+  })
+})
