@@ -37,7 +37,9 @@
  *
  * @packageDocumentation
  */
-import './polyfills.js'
+import { installPolyfills } from './polyfills.js'
+
+installPolyfills()
 
 export {
   DEFAULT_BATCH_DELAY_MS,

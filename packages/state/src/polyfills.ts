@@ -1,7 +1,8 @@
 /**
  * Node 20 lacks `Promise.withResolvers`, which Helia's and libp2p's dependencies call (it-queue,
- * @libp2p/utils, ...). Imported first by the package entry; it defines the method only when it
- * is missing, so on Node 22+ it does nothing.
+ * @libp2p/utils, ...). The package entry calls {@link installPolyfills} first; it defines the method
+ * only when it is missing, so on Node 22+ it does nothing. (A bare `import './polyfills.js'` would
+ * be dropped by the bundler: the package declares `sideEffects: false`.)
  */
 interface Resolvers<T> {
   promise: Promise<T>
@@ -11,7 +12,9 @@ interface Resolvers<T> {
 
 const PromiseWithResolvers = Promise as PromiseConstructor & { withResolvers?: <T>() => Resolvers<T> }
 
-if (typeof PromiseWithResolvers.withResolvers !== 'function') {
+/** Defines `Promise.withResolvers` when the runtime lacks it. */
+export function installPolyfills(): void {
+  if (typeof PromiseWithResolvers.withResolvers === 'function') return
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
     writable: true,
@@ -27,5 +30,3 @@ if (typeof PromiseWithResolvers.withResolvers !== 'function') {
     }
   })
 }
-
-export {}
