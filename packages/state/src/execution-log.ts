@@ -104,12 +104,15 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     }
     const state = this.heads.get(executionId)
     if (state !== undefined && (state.committed === undefined || state.committed.seq < head.seq)) state.committed = head
+    // A finished execution takes no more appends: keep the cache to live ones (it reloads from disk).
+    if (state !== undefined && state.tip === head && isFinished(head.status)) this.heads.delete(executionId)
     return { cid: head.cid, seq: head.seq }
   }
 
   async head(executionId: string): Promise<ExecutionHead | undefined> {
     assertId(executionId, '/executionId')
-    return (await this.state(executionId)).committed
+    const cached = this.heads.get(executionId)
+    return cached === undefined ? this.readHead(executionId) : cached.committed
   }
 
   async *entries(executionId: string, options: EntriesOptions = {}): AsyncGenerator<LogEntry> {
