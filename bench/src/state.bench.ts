@@ -162,7 +162,7 @@ export default async function bench(): Promise<Measurement[]> {
       const s = await createStateStore({ dataDir }, comps)
       await s.stop()
     })
-    results.push({ name: 'open + stop a file-backed store (Helia light, journal replay)', samples: 1, medianUs: openMs * 1000, p99Us: Number.NaN, opsPerSec: 1000 / openMs })
+    results.push({ name: 'open + stop a file-backed store, warm process', samples: 1, medianUs: openMs * 1000, p99Us: Number.NaN, opsPerSec: 1000 / openMs })
   } finally {
     await rm(dataDir, { recursive: true, force: true })
   }
