@@ -92,41 +92,48 @@ function escapeToken(key: string): string {
 }
 
 /**
- * Finds every `{{ … }}` template string in a JSON value, at any depth, without recursion.
- * `maxNodes` bounds the walk (values past it are not visited).
+ * Finds every `{{ … }}` template string in a JSON value, at any depth, without recursion. Memory
+ * stays linear in the size of the value (pointers are built only for the templates found); an
+ * object reached twice (a shared or cyclic reference, which parsed JSON never has) is visited once,
+ * and `maxNodes` bounds the walk.
  */
 export function findTemplates(value: unknown, maxNodes = Number.POSITIVE_INFINITY): TemplateLocation[] {
   const found: TemplateLocation[] = []
-  const nodes: unknown[] = [value]
-  const pointers: string[] = ['']
+  // every container visited, with its parent and the token leading to it, to build pointers on demand
+  const parents: number[] = []
+  const tokens: string[] = []
+  const stack: [unknown, number, string][] = [[value, -1, '']]
+  const seen = new WeakSet<object>()
+  const pointerOf = (parent: number, token: string): string => {
+    const parts = [token]
+    for (let i = parent; i > 0; i = parents[i] as number) parts.push(tokens[i] as string)
+    return parent === -1 ? '' : `/${parts.reverse().join('/')}`
+  }
   let visited = 0
-  while (nodes.length > 0 && visited < maxNodes) {
-    const node = nodes.pop()
-    const pointer = pointers.pop() as string
+  while (stack.length > 0 && visited < maxNodes) {
+    const [node, parent, token] = stack.pop() as [unknown, number, string]
     visited++
     if (typeof node === 'string') {
       const expression = templateExpression(node)
-      if (expression !== undefined) found.push({ pointer, expression })
+      if (expression !== undefined) found.push({ pointer: pointerOf(parent, token), expression })
       continue
     }
-    if (node === null || typeof node !== 'object') continue
+    if (node === null || typeof node !== 'object' || seen.has(node)) continue
+    seen.add(node)
+    const self = parents.length
+    parents.push(parent)
+    tokens.push(token)
     if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) {
         const child = node[i]
-        if (child !== null && (typeof child === 'object' || typeof child === 'string')) {
-          nodes.push(child)
-          pointers.push(`${pointer}/${i}`)
-        }
+        if (child !== null && (typeof child === 'object' || typeof child === 'string')) stack.push([child, self, String(i)])
       }
     } else {
       const keys = Object.keys(node)
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i] as string
         const child = (node as Record<string, unknown>)[key]
-        if (child !== null && (typeof child === 'object' || typeof child === 'string')) {
-          nodes.push(child)
-          pointers.push(`${pointer}/${escapeToken(key)}`)
-        }
+        if (child !== null && (typeof child === 'object' || typeof child === 'string')) stack.push([child, self, escapeToken(key)])
       }
     }
   }

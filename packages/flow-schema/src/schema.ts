@@ -64,7 +64,8 @@ export function editDistance(a: string, b: string, max = 3): number {
 /** The closest of `candidates` to `word` (case-insensitively), if close enough to be a likely typo. */
 export function suggest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined
-  let bestDistance = Math.min(3, Math.max(1, Math.floor(word.length / 3)))
+  // short words are too easy to confuse: suggest only for 3 characters or more
+  let bestDistance = word.length < 3 ? 0 : Math.min(3, Math.max(1, Math.floor(word.length / 3)))
   for (const candidate of candidates) {
     const d = editDistance(word.toLowerCase(), candidate.toLowerCase(), bestDistance)
     if (d <= bestDistance && (best === undefined || d < bestDistance)) {

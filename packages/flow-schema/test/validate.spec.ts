@@ -321,6 +321,20 @@ describe('validateFlow: bounds, expressions, schemas, actions', () => {
     expect(validateFlow(flowWith(undefined, { owner: 'squid:user-1' })).valid).toBe(true)
   })
 
+  it('terminates on shared and cyclic values that only code (not a parser) can produce', () => {
+    const shared: Record<string, unknown> = { message: '{{ ( }}' }
+    const cyclic: Record<string, unknown> = { message: 'hi' }
+    cyclic.self = cyclic
+    const result = validateFlow(
+      flowWith([logStep('a', { params: { message: 'x', data: { one: shared, two: shared } } }), logStep('b', { params: cyclic })], {
+        inputSchema: cyclic
+      })
+    )
+    expect(result.valid).toBe(false)
+    find(result.errors, 'invalid-expression', '/steps/0/params/data/one/message')
+    expect(find(result.errors, 'invalid-json-schema', '/inputSchema').message).toMatch(/circular/i)
+  })
+
   it('refuses flows with more steps than allowed before doing any other work', () => {
     const result = validateFlow(chainFlow(20), { limits: { maxSteps: 10 } })
     expect(result.errors).toEqual([{ pointer: '/steps', code: 'too-many-steps', message: '20 steps; at most 10 are allowed' }])
