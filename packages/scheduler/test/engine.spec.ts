@@ -73,6 +73,22 @@ describe('engine: sequential flows, conditions and the log', () => {
     expect((await e.store.verifyExecution(big.executionId)).ok).toBe(true)
   })
 
+  it('refuses an invalid flow (a cycle) with every problem listed, storing nothing', async () => {
+    const e = await setup()
+    const cyclic = flowOf(
+      'loop',
+      [
+        { id: 'a', type: 'task', action: 'log', params: { message: 'a' } },
+        { id: 'b', type: 'task', action: 'log', params: { message: 'b' }, onSuccess: 'a' }
+      ],
+      e.user.did
+    )
+    const err = await e.engine.createFlow(cyclic, { actor: { did: e.user.did, credentials: { token: await e.token() } } }).catch((x) => x)
+    expect(err.name).toBe('FlowValidationError')
+    expect(err.problems.map((p: { code: string }) => p.code)).toContain('cycle')
+    expect(await e.store.flows.current('loop')).toBeUndefined()
+  })
+
   it('refuses to start without valid credentials, storing nothing', async () => {
     const e = await setup()
     await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ActorCredentials, IndexRecord, Pipeline, PipelineResult, Qerberos, Qindex } from '@qflow/pipeline'
 import { PipelineHaltedError, payloadDigest } from '@qflow/pipeline'
+import { assertValidFlow } from '@qflow/flow-schema'
 import type { ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
 import { type Action, type ActionContext, type ActionRegistry, InvalidActionParamsError, UnknownActionError } from '../actions/action.js'
 import { retryDelay } from '../backoff.js'
@@ -96,7 +97,12 @@ export interface Engine {
   start(): Promise<void>
   /** Stops timers and waits; running steps are abandoned and resume on the next start. */
   stop(): Promise<void>
-  /** Stores a flow version (after the pipeline let the actor write it) and announces it. */
+  /**
+   * Validates a flow, lets the pipeline check the actor may write it, stores it as a new version
+   * and announces it.
+   *
+   * @throws `FlowValidationError` (from `@qflow/flow-schema`) listing every problem; nothing is stored.
+   */
   createFlow(flow: EngineFlow & Record<string, unknown>, options: { readonly actor: { readonly did: string; readonly credentials?: ActorCredentials } }): Promise<FlowVersion>
   /** Starts an execution; resolves with its id once the start is durable. */
   startExecution(flow: FlowRef, input: unknown, options: StartOptions): Promise<string>
@@ -294,6 +300,7 @@ class QflowEngine implements Engine {
     options: { readonly actor: { readonly did: string; readonly credentials?: ActorCredentials } }
   ): Promise<FlowVersion> {
     this.assertStarted()
+    assertValidFlow(flow)
     const now = Date.now()
     const metadata = (flow.metadata ?? {}) as { tags?: unknown; category?: unknown; daoSubnet?: unknown }
     const record: IndexRecord = {

@@ -1,0 +1,65 @@
+import { performance } from 'node:perf_hooks'
+import { benchNode } from './fixtures/engine-env.js'
+import type { Measurement } from './harness.js'
+
+const threeSteps = (owner: string) => ({
+  id: 'three',
+  name: 'three',
+  version: '1.0.0',
+  owner,
+  steps: [
+    { id: 'total', type: 'task', action: 'data.transform', params: { expression: '$sum(input.items.price)' } },
+    { id: 'big', type: 'condition', expression: 'steps.total.output > 100' },
+    { id: 'tier', type: 'task', action: 'data.transform', params: { expression: '{ "tier": steps.big.output.result ? "vip" : "plain", "total": steps.total.output }' } }
+  ]
+})
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
+}
+
+async function throughput(durability: 'batched' | 'fsync', total: number, concurrency: number): Promise<Measurement> {
+  const node = await benchNode(durability)
+  try {
+    await node.engine.createFlow(threeSteps(node.user.did), { actor: { did: node.user.did, credentials: { token: await node.token() } } })
+    const tokens = await Promise.all(Array.from({ length: total + 200 }, () => node.token()))
+    const input = { items: [{ price: 70 }, { price: 50 }] }
+    const runOne = async (i: number): Promise<number> => {
+      const t0 = performance.now()
+      const result = await node.engine.run('three', input, { actor: { did: node.user.did, credentials: { token: tokens[i] as string } } })
+      if (result.status !== 'completed') throw new Error(`execution ${result.executionId} ${result.status}: ${JSON.stringify(result.error)}`)
+      return performance.now() - t0
+    }
+    for (let i = 0; i < 200; i++) await runOne(total + i) // warm-up
+    const latencies: number[] = []
+    let next = 0
+    const cpu0 = process.cpuUsage()
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) latencies.push(await runOne(next++))
+      })
+    )
+    const elapsed = performance.now() - started
+    const cpu = process.cpuUsage(cpu0)
+    latencies.sort((a, b) => a - b)
+    const steps = total * 3
+    return {
+      name: `3-step flow, ${durability}, ${concurrency} concurrent (per execution)`,
+      samples: total,
+      medianUs: percentile(latencies, 50) * 1000,
+      p99Us: percentile(latencies, 99) * 1000,
+      opsPerSec: (total * 1000) / elapsed,
+      extra: {
+        cpuUsPerStep: (cpu.user + cpu.system) / steps,
+        ...(durability === 'batched' ? { targetExecPerSec: 2000 } : {})
+      }
+    }
+  } finally {
+    await node.close()
+  }
+}
+
+export default async function bench(): Promise<Measurement[]> {
+  return [await throughput('batched', 4000, 64), await throughput('fsync', 1000, 64)]
+}
