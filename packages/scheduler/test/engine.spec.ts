@@ -40,7 +40,7 @@ const threeSteps = (owner: string) =>
     'orders',
     [
       { id: 'total', type: 'task', action: 'data.transform', params: { expression: '$sum(input.items.price)' } },
-      { id: 'big', type: 'condition', expression: 'steps.total.output > 100', onTrue: 'vip', onFalse: 'plain' },
+      { id: 'big', type: 'condition', expression: '{{ steps.total.output > 100 }}', onTrue: 'vip', onFalse: 'plain' },
       { id: 'vip', type: 'task', action: 'data.transform', params: { expression: '{ "tier": "vip", "total": steps.total.output }' }, onSuccess: 'done' },
       { id: 'plain', type: 'task', action: 'data.transform', params: { expression: '{ "tier": "plain", "total": steps.total.output }' } },
       { id: 'done', type: 'task', action: 'log', params: { message: '{{ "tier " & (steps.vip.output.tier ? steps.vip.output.tier : steps.plain.output.tier) }}' } }

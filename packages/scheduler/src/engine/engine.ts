@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ActorCredentials, IndexRecord, Pipeline, PipelineResult, Qerberos, Qindex } from '@qflow/pipeline'
 import { PipelineHaltedError, payloadDigest } from '@qflow/pipeline'
-import { assertValidFlow } from '@qflow/flow-schema'
+import { assertValidFlow, MAX_EVENT_WAIT_MS, templateExpression } from '@qflow/flow-schema'
 import type { ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
 import { type Action, type ActionContext, type ActionRegistry, InvalidActionParamsError, UnknownActionError } from '../actions/action.js'
 import { retryDelay } from '../backoff.js'
@@ -684,8 +684,11 @@ class QflowEngine implements Engine {
     }
     if (step.type === 'event-trigger') {
       const wait: { event: string; filter?: unknown; deadline?: number } = { event: step.event ?? '' }
-      if (step.filter !== undefined) wait.filter = typeof step.filter === 'string' ? step.filter : await evaluateTemplates(step.filter, context)
-      if (step.timeout !== undefined) wait.deadline = Date.now() + step.timeout
+      if (step.filter !== undefined) {
+        wait.filter = typeof step.filter === 'string' ? (templateExpression(step.filter) ?? step.filter) : await evaluateTemplates(step.filter, context)
+      }
+      // A wait without a timeout lasts as long as the format allows, never forever.
+      wait.deadline = Date.now() + (step.timeout ?? MAX_EVENT_WAIT_MS)
       await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey, wait }, step.id, attempt)
       this.emitDispatched(exec, step, attempt, idempotencyKey)
       const current = exec.state.tokens[t.id]
@@ -695,12 +698,13 @@ class QflowEngine implements Engine {
     if (step.type === 'task' && step.action === 'delay') {
       let dueAt = record?.dueAt
       if (!recovered || dueAt === undefined) {
-        const params = (await evaluateTemplates(step.params ?? {}, context)) as { ms?: unknown; until?: unknown }
-        dueAt = typeof params.until === 'string' ? Date.parse(params.until) : Date.now() + Number(params.ms ?? 0)
-        if (!Number.isFinite(dueAt)) {
-          await this.fail(exec, t, step, attempt, idempotencyKey, new InvalidActionParamsError('delay', 'ms', 'give ms (a number) or until (an ISO date)'), 0)
+        const params = (await evaluateTemplates(step.params ?? {}, context)) as { ms?: unknown }
+        const ms = Number(params.ms)
+        if (!Number.isFinite(ms) || ms < 0) {
+          await this.fail(exec, t, step, attempt, idempotencyKey, new InvalidActionParamsError('delay', 'ms', 'a number of milliseconds (0 or more) is required'), 0)
           return
         }
+        dueAt = Date.now() + ms
         await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey, dueAt }, step.id, attempt)
         this.emitDispatched(exec, step, attempt, idempotencyKey)
       }
@@ -722,7 +726,8 @@ class QflowEngine implements Engine {
     let outcome: StepOutcome = 'success'
     try {
       if (step.type === 'condition') {
-        const value = await evaluateExpression(step.expression ?? 'false', context)
+        const text = step.expression ?? 'false'
+        const value = await evaluateExpression(templateExpression(text) ?? text, context)
         outcome = value === true ? 'true' : 'false'
         output = { result: value === true }
       } else {
