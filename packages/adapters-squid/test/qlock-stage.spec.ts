@@ -28,7 +28,7 @@ async function fixture() {
   const clock = manualClock()
   const revocations = await createRevocationRegistry()
   const verifier = squidVerifier({ clock })({ revocations })
-  const stage = qlockStage({ audience: AUDIENCE })({ identity: verifier })
+  const stage = qlockStage({ audience: AUDIENCE, now: clock })({ identity: verifier })
   const evaluate = async (input: OperationInput): Promise<StageVerdict> =>
     stage.evaluate(createOperationContext({ issuedAt: clock(), ...input }, '1.0.0'), []) as Promise<StageVerdict>
   const base = { kind: 'flow.run', resource: 'qflow:flow:f1', action: 'execute', payload: { input: 42 } } as const
@@ -119,16 +119,14 @@ describe('Qlock stage with the sQuid verifier', () => {
     expect(codeOf(await evaluate({ ...base, actor: { did: bot.did, credentials: { signature: again, delegation: [delegation] } } }))).toBe('DELEGATION_REVOKED')
   })
 
-  it('a chain carried only inside the token narrows capabilities, but the stage reports the actor as root', async () => {
-    // VerifiedToken has no `root`, so the stage (pipeline contract v1) cannot see the token's chain
-    // root; it reports the actor. The verifier itself knows the root (see SquidVerifiedToken.root).
+  it('a chain carried only inside the token narrows capabilities and names its root', async () => {
     const { clock, evaluate, base, verifier } = await fixture()
     const root = createIdentity()
     const { identity: bot, delegation } = await createSubIdentity(root, { capabilities: ['flow:run'], now: clock() })
     const token = await issueToken(bot, { audience: AUDIENCE, now: clock(), delegation: [delegation] })
     expect(await evaluate({ ...base, actor: { did: bot.did, credentials: { token } } })).toEqual({
       ok: true,
-      details: { identity: bot.did, root: bot.did, method: 'token', capabilities: ['flow:run'] }
+      details: { identity: bot.did, root: root.did, method: 'token', capabilities: ['flow:run'] }
     })
     const direct = await issueToken(bot, { audience: AUDIENCE, now: clock(), delegation: [delegation] })
     expect((await verifier.verifyToken(direct, { audience: AUDIENCE })).root).toBe(root.did)
@@ -137,7 +135,7 @@ describe('Qlock stage with the sQuid verifier', () => {
   it('halts a whole pipeline at Qlock with the verifier error code', async () => {
     const { clock, verifier } = await fixture()
     const pipeline = createPipeline({
-      stages: [qlockStage({ audience: AUDIENCE })({ identity: verifier }), passThroughStage('qonsent'), passThroughStage('qindex'), passThroughStage('qerberos')]
+      stages: [qlockStage({ audience: AUDIENCE, now: clock })({ identity: verifier }), passThroughStage('qonsent'), passThroughStage('qindex'), passThroughStage('qerberos')]
     })
     const alice = createIdentity()
     const expired = await issueToken(alice, { audience: AUDIENCE, now: clock() - 10 * MIN, ttlMs: MIN })

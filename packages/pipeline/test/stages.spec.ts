@@ -64,8 +64,7 @@ const qerberos = {
 
 const pipeline = createDefaultPipeline({ squid: identity, qonsent, qindex, qerberos, audience: 'node', trustedActors: ['did:key:node'] })
 
-function signed(input: OperationInput, key: KeyObject): OperationInput {
-  const issuedAt = 1_700_000_000_000
+function signed(input: OperationInput, key: KeyObject, issuedAt = Date.now()): OperationInput {
   const context = createOperationContext({ ...input, issuedAt }, pipeline.version)
   const value = new Uint8Array(edSign(null, operationSigningBytes(context), key))
   return { ...input, issuedAt, actor: { did: input.actor.did, credentials: { signature: { alg: 'EdDSA', signer: input.actor.did, value } } } }
@@ -98,7 +97,7 @@ describe('the default pipeline', () => {
     expect(consentAsked.at(-1)).toMatchObject({ subject: 'did:key:alice', resource: 'qflow:flow:f1', action: 'write' })
   })
 
-  it('halts at Qlock: no credentials, a forged signature, an expired token, a token for someone else', async () => {
+  it('halts at Qlock: no credentials, a forged or stale signature, an expired token, a token for someone else', async () => {
     expect((await haltOf({ ...base, actor: { did: 'did:key:alice' } })).code).toBe('MISSING_CREDENTIALS')
     const mallory = newActor('did:key:mallory')
     const forged = signed({ ...base, actor: { did: 'did:key:alice' } }, mallory)
@@ -106,6 +105,9 @@ describe('the default pipeline', () => {
     expect([badSig.stage, badSig.code]).toEqual(['qlock', 'BAD_SIGNATURE'])
     const tampered = { ...signed({ ...base, actor: { did: 'did:key:mallory' } }, mallory), resource: 'qflow:flow:other' }
     expect((await haltOf(tampered)).code).toBe('BAD_SIGNATURE')
+    const alice = newActor('did:key:alice-old')
+    const replayedLater = signed({ ...base, actor: { did: 'did:key:alice-old' } }, alice, Date.now() - 10 * 60 * 1000)
+    expect((await haltOf(replayedLater)).code).toBe('STALE_SIGNATURE')
     const expired = await haltOf({ ...base, actor: { did: 'did:key:alice', credentials: { token: 'expired' } } })
     expect([expired.code, expired.details]).toEqual(['TOKEN_EXPIRED', { error: 'TokenExpiredError' }])
     expect((await haltOf({ ...base, actor: { did: 'did:key:alice', credentials: { token: 'did:key:bob' } } })).code).toBe('IDENTITY_MISMATCH')

@@ -32,6 +32,8 @@ export interface VerifiedToken {
   readonly issuer: string
   /** The identity the token speaks for (the issuer itself, or a sub-identity). */
   readonly subject: string
+  /** The root identity the subject acts under, when the token carries a delegation chain. */
+  readonly root?: string
   /** The audiences the token names. */
   readonly audience: readonly string[]
   /** Expiry, ms since the epoch. */

@@ -14,6 +14,14 @@ export interface QlockStageInit {
    * engine runs later steps of an execution for the identity that started it. Default none.
    */
   trustedActors?: Iterable<string>
+  /**
+   * How far a signed operation's `issuedAt` may be from this node's clock, ms. Older (or
+   * future-dated) signatures are refused with `STALE_SIGNATURE`, which bounds how long a captured
+   * signed operation can be replayed. Default 5 minutes.
+   */
+  maxSignatureSkewMs?: number
+  /** The node's clock, ms since the epoch. Default `Date.now`. Tokens and delegations are judged by it. */
+  now?: () => number
 }
 
 /** What the Qlock stage needs. */
@@ -45,12 +53,25 @@ class QlockStage implements PipelineStageV1 {
   readonly name = 'qlock' as const
   readonly apiVersion = 1 as const
   private readonly trusted: ReadonlySet<string>
+  private readonly now: () => number
+  private readonly maxSkew: number
 
   constructor(
     private readonly init: QlockStageInit,
     private readonly components: QlockStageComponents
   ) {
     this.trusted = new Set(init.trustedActors ?? [])
+    this.now = init.now ?? Date.now
+    this.maxSkew = init.maxSignatureSkewMs ?? 5 * 60 * 1000
+  }
+
+  private stale(operation: OperationContext): StageVerdict | undefined {
+    const skew = Math.abs(this.now() - operation.issuedAt)
+    if (skew <= this.maxSkew) return undefined
+    return fail('STALE_SIGNATURE', `The operation was signed for ${new Date(operation.issuedAt).toISOString()}, outside the accepted window`, {
+      issuedAt: operation.issuedAt,
+      maxSkewMs: this.maxSkew
+    })
   }
 
   async evaluate(operation: OperationContext): Promise<StageVerdict> {
@@ -64,11 +85,13 @@ class QlockStage implements PipelineStageV1 {
       return fail('MISSING_CREDENTIALS', `Actor ${actor.did} presented neither an identity token nor a signature`, { actor: actor.did })
     }
     try {
+      const now = this.now()
       let capabilities: readonly string[] | undefined
+      let root: string | undefined
       if (credentials.token !== undefined) {
         const token = await this.components.identity.verifyToken(
           credentials.token,
-          this.init.audience === undefined ? { now: operation.issuedAt } : { audience: this.init.audience, now: operation.issuedAt }
+          this.init.audience === undefined ? { now } : { audience: this.init.audience, now }
         )
         if (token.subject !== actor.did) {
           return fail('IDENTITY_MISMATCH', `The token speaks for ${token.subject}, not for the actor ${actor.did}`, {
@@ -77,6 +100,7 @@ class QlockStage implements PipelineStageV1 {
           })
         }
         capabilities = token.capabilities
+        root = token.root
       }
       if (credentials.signature !== undefined) {
         const signature = credentials.signature
@@ -86,6 +110,8 @@ class QlockStage implements PipelineStageV1 {
             signer: signature.signer
           })
         }
+        const stale = this.stale(operation)
+        if (stale !== undefined) return stale
         const bytes = operationSigningBytes(operation)
         const valid =
           this.components.qlock === undefined
@@ -95,14 +121,13 @@ class QlockStage implements PipelineStageV1 {
       }
       let delegation: VerifiedDelegation | undefined
       if (credentials.delegation !== undefined && credentials.delegation.length > 0) {
-        delegation = await this.components.identity.verifyDelegation(credentials.delegation, actor.did, operation.issuedAt)
+        delegation = await this.components.identity.verifyDelegation(credentials.delegation, actor.did, now)
         capabilities = capabilities === undefined ? delegation.capabilities : capabilities.filter((c) => delegation?.capabilities.includes(c))
       }
       const method = credentials.token !== undefined && credentials.signature !== undefined ? 'token+signature' : credentials.token !== undefined ? 'token' : 'signature'
+      const rootDid = delegation?.root ?? root ?? actor.did
       const details: QlockStageDetails =
-        capabilities === undefined
-          ? { identity: actor.did, root: delegation?.root ?? actor.did, method }
-          : { identity: actor.did, root: delegation?.root ?? actor.did, method, capabilities }
+        capabilities === undefined ? { identity: actor.did, root: rootDid, method } : { identity: actor.did, root: rootDid, method, capabilities }
       return { ok: true, details }
     } catch (err) {
       return verdictFromError(err)
@@ -116,6 +141,8 @@ class QlockStage implements PipelineStageV1 {
     }
     const signature = actor.credentials?.signature
     if (signature !== undefined) {
+      const stale = this.stale(operation)
+      if (stale !== undefined) return stale
       if (signature.signer !== voucher) {
         return fail('IDENTITY_MISMATCH', `The signature is by ${signature.signer}, not by the voucher ${voucher}`, { signer: signature.signer, vouchedBy: voucher })
       }
