@@ -92,50 +92,83 @@ function escapeToken(key: string): string {
 }
 
 /**
- * Finds every `{{ … }}` template string in a JSON value, at any depth, without recursion. Memory
- * stays linear in the size of the value (pointers are built only for the templates found); an
- * object reached twice (a shared or cyclic reference, which parsed JSON never has) is visited once,
- * and `maxNodes` bounds the walk.
+ * Calls `visit` for every `{{ … }}` template string in a JSON value, at any depth, without
+ * recursion; `pointer()` builds the JSON pointer of the string (relative to `value`) on demand.
+ * Memory stays linear in the size of the value; an object reached twice (a shared or cyclic
+ * reference, which parsed JSON never has) is visited once, and `maxNodes` bounds the walk.
  */
-export function findTemplates(value: unknown, maxNodes = Number.POSITIVE_INFINITY): TemplateLocation[] {
-  const found: TemplateLocation[] = []
+export function forEachTemplate(value: unknown, visit: (expression: string, pointer: () => string) => void, maxNodes = Number.POSITIVE_INFINITY): void {
+  if (typeof value === 'string') {
+    const expression = templateExpression(value)
+    if (expression !== undefined) visit(expression, () => '')
+    return
+  }
+  if (value === null || typeof value !== 'object') return
   // every container visited, with its parent and the token leading to it, to build pointers on demand
   const parents: number[] = []
   const tokens: string[] = []
-  const stack: [unknown, number, string][] = [[value, -1, '']]
-  const seen = new WeakSet<object>()
-  const pointerOf = (parent: number, token: string): string => {
-    const parts = [token]
-    for (let i = parent; i > 0; i = parents[i] as number) parts.push(tokens[i] as string)
-    return parent === -1 ? '' : `/${parts.reverse().join('/')}`
-  }
+  const nodes: unknown[] = [value]
+  const from: number[] = [-1]
+  const via: string[] = ['']
+  let seen: WeakSet<object> | undefined
   let visited = 0
-  while (stack.length > 0 && visited < maxNodes) {
-    const [node, parent, token] = stack.pop() as [unknown, number, string]
+  while (nodes.length > 0 && visited < maxNodes) {
+    const node = nodes.pop()
+    const parent = from.pop() as number
+    const token = via.pop() as string
     visited++
     if (typeof node === 'string') {
       const expression = templateExpression(node)
-      if (expression !== undefined) found.push({ pointer: pointerOf(parent, token), expression })
+      if (expression !== undefined) {
+        visit(expression, () => {
+          const parts = [token]
+          for (let i = parent; i > 0; i = parents[i] as number) parts.push(tokens[i] as string)
+          return `/${parts.reverse().join('/')}`
+        })
+      }
       continue
     }
-    if (node === null || typeof node !== 'object' || seen.has(node)) continue
-    seen.add(node)
+    const container = node as object
+    // shared or cyclic references only come from code; track containers once the walk is not tiny
+    if (visited > 64) {
+      seen ??= new WeakSet()
+      if (seen.has(container)) continue
+      seen.add(container)
+    }
     const self = parents.length
     parents.push(parent)
     tokens.push(token)
-    if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) {
-        const child = node[i]
-        if (child !== null && (typeof child === 'object' || typeof child === 'string')) stack.push([child, self, String(i)])
+    if (Array.isArray(container)) {
+      for (let i = container.length - 1; i >= 0; i--) {
+        const child = container[i]
+        if (typeof child === 'string' ? child.includes('{{') : child !== null && typeof child === 'object') {
+          nodes.push(child)
+          from.push(self)
+          via.push(String(i))
+        }
       }
     } else {
-      const keys = Object.keys(node)
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const key = keys[i] as string
-        const child = (node as Record<string, unknown>)[key]
-        if (child !== null && (typeof child === 'object' || typeof child === 'string')) stack.push([child, self, escapeToken(key)])
+      const record = container as Record<string, unknown>
+      const keys = Object.keys(record)
+      for (let k = keys.length - 1; k >= 0; k--) {
+        const key = keys[k] as string
+        const child = record[key]
+        if (typeof child === 'string' ? child.includes('{{') : child !== null && typeof child === 'object') {
+          nodes.push(child)
+          from.push(self)
+          via.push(escapeToken(key))
+        }
       }
     }
   }
+}
+
+/**
+ * Finds every `{{ … }}` template string in a JSON value, at any depth, without recursion (see
+ * {@link forEachTemplate}), in document order.
+ */
+export function findTemplates(value: unknown, maxNodes = Number.POSITIVE_INFINITY): TemplateLocation[] {
+  const found: TemplateLocation[] = []
+  forEachTemplate(value, (expression, pointer) => found.push({ pointer: pointer(), expression }), maxNodes)
   return found
 }

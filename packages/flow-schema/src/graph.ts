@@ -95,18 +95,18 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
+/** Reference fields by step type (condition steps are linked separately). */
 const REF_FIELDS: Record<string, readonly [string, StepEdgeKind][]> = {
-  condition: [
-    ['onTrue', 'true'],
-    ['onFalse', 'false'],
-    ['onFailure', 'failure']
-  ],
   'event-trigger': [
     ['onSuccess', 'success'],
     ['onTimeout', 'timeout'],
     ['onFailure', 'failure']
   ]
 }
+const CONDITION_FIELDS: readonly (readonly ['onTrue' | 'onFalse', StepEdgeKind])[] = [
+  ['onTrue', 'true'],
+  ['onFalse', 'false']
+]
 const DEFAULT_REF_FIELDS: readonly [string, StepEdgeKind][] = [
   ['onSuccess', 'success'],
   ['onFailure', 'failure']
@@ -218,70 +218,73 @@ export function compileStepGraph(rawSteps: unknown): CompiledStepGraph {
 
   const out: StepEdge[][] = []
   const targets: number[][] = []
+  // the step being linked; resolve() and add() read these instead of being re-created per step
+  let step: Record<string, unknown> = {}
+  let current = 0
+  let base = ''
+  let edges: StepEdge[] = []
+  let to: number[] = []
+  /** Target index of a reference field: undefined when absent or not a string, -1 when unknown. */
+  const resolve = (field: string): number | undefined => {
+    const ref = step[field]
+    if (typeof ref !== 'string') return undefined
+    const t = index.get(ref)
+    if (t === undefined) {
+      problems.push({
+        pointer: `${base}/${field}`,
+        code: 'unknown-step-ref',
+        message: `${field} names unknown step "${ref}"${hintFor(ref)}`,
+        stepId: ids[current] as string
+      })
+      return -1
+    }
+    return t
+  }
+  const add = (kind: StepEdgeKind, target: number, implicit: boolean, pointer: string, branch?: number): void => {
+    edges.push(branch === undefined ? { kind, to: ids[target] as string, implicit, pointer } : { kind, to: ids[target] as string, implicit, pointer, branch })
+    to.push(target)
+  }
   for (let i = 0; i < n; i++) {
-    const step = steps[i] as Record<string, unknown>
-    const d = docIndex[i] as number
-    const edges: StepEdge[] = []
-    const to: number[] = []
+    step = steps[i] as Record<string, unknown>
+    current = i
+    base = `/steps/${docIndex[i] as number}`
+    edges = []
+    to = []
     out.push(edges)
     targets.push(to)
-    const stepPointer = `/steps/${d}`
-    const resolve = (field: string): number | undefined => {
-      const ref = step[field]
-      if (typeof ref !== 'string') return undefined
-      const t = index.get(ref)
-      if (t === undefined) {
-        problems.push({
-          pointer: `${stepPointer}/${field}`,
-          code: 'unknown-step-ref',
-          message: `${field} names unknown step "${ref}"${hintFor(ref)}`,
-          stepId: ids[i] as string
-        })
-        return -1
-      }
-      return t
-    }
-    const add = (kind: StepEdgeKind, target: number, implicit: boolean, pointer: string, branch?: number): void => {
-      const edge: StepEdge = branch === undefined ? { kind, to: ids[target] as string, implicit, pointer } : { kind, to: ids[target] as string, implicit, pointer, branch }
-      edges.push(edge)
-      to.push(target)
-    }
     const type = step.type
     if (type === 'parallel') {
       const resolved = resolvedBranches.get(i) ?? []
-      resolved.forEach((members, b) => {
-        const first = members[0]
-        if (first !== undefined) add('branch', first, false, `${stepPointer}/branches/${b}/0`, b)
-      })
+      for (let b = 0; b < resolved.length; b++) {
+        const first = (resolved[b] as number[])[0]
+        if (first !== undefined) add('branch', first, false, `${base}/branches/${b}/0`, b)
+      }
     }
     if (type === 'condition') {
       // onSuccess on a condition is the fallback of a missing onTrue/onFalse
       const fallback = resolve('onSuccess')
-      for (const [field, kind] of [
-        ['onTrue', 'true'],
-        ['onFalse', 'false']
-      ] as const) {
+      for (const [field, kind] of CONDITION_FIELDS) {
         const t = resolve(field)
         if (t !== undefined) {
-          if (t >= 0) add(kind, t, false, `${stepPointer}/${field}`)
+          if (t >= 0) add(kind, t, false, `${base}/${field}`)
         } else if (fallback !== undefined) {
-          if (fallback >= 0) add(kind, fallback, false, `${stepPointer}/onSuccess`)
+          if (fallback >= 0) add(kind, fallback, false, `${base}/onSuccess`)
         } else {
           const next = implicitNext(i)
-          if (next >= 0) add(kind, next, true, stepPointer)
+          if (next >= 0) add(kind, next, true, base)
         }
       }
       const failure = resolve('onFailure')
-      if (failure !== undefined && failure >= 0) add('failure', failure, false, `${stepPointer}/onFailure`)
+      if (failure !== undefined && failure >= 0) add('failure', failure, false, `${base}/onFailure`)
       continue
     }
     for (const [field, kind] of REF_FIELDS[type as string] ?? DEFAULT_REF_FIELDS) {
       const t = resolve(field)
       if (t !== undefined) {
-        if (t >= 0) add(kind, t, false, `${stepPointer}/${field}`)
+        if (t >= 0) add(kind, t, false, `${base}/${field}`)
       } else if (kind === 'success') {
         const next = implicitNext(i)
-        if (next >= 0) add('success', next, true, stepPointer)
+        if (next >= 0) add('success', next, true, base)
       }
     }
   }

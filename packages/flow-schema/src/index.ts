@@ -67,7 +67,7 @@ export {
   JsonSchemaError,
   SigningKeyError
 } from './errors.js'
-export { type CompiledExpression, compileExpression, findTemplates, type TemplateLocation, templateExpression } from './expressions.js'
+export { type CompiledExpression, compileExpression, findTemplates, forEachTemplate, type TemplateLocation, templateExpression } from './expressions.js'
 export {
   type BranchMembership,
   buildStepGraph,

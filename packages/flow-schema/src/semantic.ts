@@ -13,7 +13,7 @@ import {
 } from './constants.js'
 import { parseCron } from './cron.js'
 import { publicKeyFromDidKey } from './did.js'
-import { checkExpression, findTemplates, templateExpression } from './expressions.js'
+import { checkExpression, findTemplates, forEachTemplate, templateExpression } from './expressions.js'
 import { type CompiledStepGraph, compileStepGraph } from './graph.js'
 import { checkJsonSchema } from './json-schema.js'
 import { LruCache } from './lru.js'
@@ -160,22 +160,18 @@ function checkExpressionAt(sink: ProblemSink, text: string, pointer: string, ste
   sink.error(problem)
 }
 
-/** Compiles every `{{ … }}` template in a value; returns the pointers (relative to it) of the templates. */
-function checkTemplates(sink: ProblemSink, value: unknown, pointer: string, stepId?: string): Set<string> {
-  const found = new Set<string>()
-  if (value === null || typeof value !== 'object') {
-    const expression = templateExpression(value)
-    if (expression !== undefined) {
-      found.add('')
-      checkExpressionAt(sink, expression, pointer, stepId)
-    }
-    return found
-  }
-  for (const t of findTemplates(value)) {
-    found.add(t.pointer)
-    checkExpressionAt(sink, t.expression, pointer + t.pointer, stepId)
-  }
-  return found
+/** Compiles every `{{ … }}` template in a value, reporting syntax errors; returns whether it has any. */
+function checkTemplates(sink: ProblemSink, value: unknown, pointer: string, stepId?: string): boolean {
+  let any = false
+  forEachTemplate(value, (expression, relative) => {
+    any = true
+    const error = checkExpression(expression)
+    if (error === undefined) return
+    const problem: FlowProblem = { pointer: pointer + relative(), code: 'invalid-expression', message: error.message }
+    if (stepId !== undefined) problem.stepId = stepId
+    sink.error(problem)
+  })
+  return any
 }
 
 /** A condition expression or a string filter: plain JSONata, or wrapped in `{{ }}`. */
@@ -252,7 +248,7 @@ function checkResourceLimits(sink: ProblemSink, limitsValue: unknown, pointer: s
 
 function checkParams(sink: ProblemSink, settings: SemanticSettings, step: Record<string, unknown>, pointer: string, stepId: string): void {
   const params = step.params
-  const templates = isRecord(params) ? checkTemplates(sink, params, `${pointer}/params`, stepId) : new Set<string>()
+  const hasTemplates = isRecord(params) && checkTemplates(sink, params, `${pointer}/params`, stepId)
   if (step.type !== 'task' || typeof step.action !== 'string') return
   const action = step.action
   if (!settings.actions.has(action)) {
@@ -279,11 +275,9 @@ function checkParams(sink: ProblemSink, settings: SemanticSettings, step: Record
     })
     return
   }
-  const errors = (validate.errors ?? []).filter((e) => {
-    // values that are expressions are only known at run time
-    for (const t of templates) if (e.instancePath === t || e.instancePath.startsWith(`${t}/`)) return false
-    return true
-  })
+  // values that are expressions are only known at run time: they are exempt from the params schema
+  const templates = hasTemplates ? findTemplates(params).map((t) => t.pointer) : []
+  const errors = (validate.errors ?? []).filter((e) => !templates.some((t) => e.instancePath === t || e.instancePath.startsWith(`${t}/`)))
   const base = `${pointer}/params`
   for (const problem of schemaProblems(errors)) {
     let message = problem.message

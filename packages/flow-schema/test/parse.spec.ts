@@ -148,6 +148,16 @@ describe('parseFlow', () => {
     expect(parseFlow('id: x\nname: "a\tb"\n')).toEqual({ id: 'x', name: 'a\tb' })
   })
 
+  it('reads any JSON exactly as JSON.parse does', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(undefined, 1, '\t'), (value, space) => {
+        const text = JSON.stringify(value, null, space)
+        expect(parseFlow(text, { format: 'json' })).toEqual(JSON.parse(text))
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
   it('gives a FlowParseError or a value, never another error, for any text', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.json()), (text) => {
