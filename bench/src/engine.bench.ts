@@ -1,27 +1,11 @@
 import { performance } from 'node:perf_hooks'
-import { benchNode } from './fixtures/engine-env.js'
-import type { Measurement } from './harness.js'
-
-const threeSteps = (owner: string) => ({
-  id: 'three',
-  name: 'three',
-  version: '1.0.0',
-  owner,
-  steps: [
-    { id: 'total', type: 'task', action: 'data.transform', params: { expression: '$sum(input.items.price)' } },
-    { id: 'big', type: 'condition', expression: 'steps.total.output > 100' },
-    { id: 'tier', type: 'task', action: 'data.transform', params: { expression: '{ "tier": steps.big.output.result ? "vip" : "plain", "total": steps.total.output }' } }
-  ]
-})
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
-}
+import { benchNode, threeStepFlow } from './fixtures/engine-env.js'
+import { type Measurement, percentile } from './harness.js'
 
 async function throughput(durability: 'batched' | 'fsync', total: number, concurrency: number): Promise<Measurement> {
   const node = await benchNode(durability)
   try {
-    await node.engine.createFlow(threeSteps(node.user.did), { actor: { did: node.user.did, credentials: { token: await node.token() } } })
+    await node.engine.createFlow(threeStepFlow(node.user.did), { actor: { did: node.user.did, credentials: { token: await node.token() } } })
     const tokens = await Promise.all(Array.from({ length: total + 200 }, () => node.token()))
     const input = { items: [{ price: 70 }, { price: 50 }] }
     const runOne = async (i: number): Promise<number> => {

@@ -26,10 +26,22 @@ export interface MeasureOptions {
   opsPerCall?: number
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The p-th percentile of sorted values (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
   return sorted[Math.max(0, index)] as number
+}
+
+function summarize(name: string, times: Float64Array, totalMs: number, opsPerCall: number): Measurement {
+  const sorted = Array.from(times).sort((a, b) => a - b)
+  return {
+    name,
+    samples: times.length,
+    medianUs: (percentile(sorted, 50) * 1000) / opsPerCall,
+    p99Us: (percentile(sorted, 99) * 1000) / opsPerCall,
+    opsPerSec: (times.length * opsPerCall * 1000) / totalMs
+  }
 }
 
 /** Times `fn` call by call and returns the median, p99 and throughput. */
@@ -38,10 +50,8 @@ export async function measure(
   fn: () => unknown | Promise<unknown>,
   options: MeasureOptions = {}
 ): Promise<Measurement> {
-  const warmup = options.warmup ?? 200
   const iterations = options.iterations ?? 2_000
-  const opsPerCall = options.opsPerCall ?? 1
-  for (let i = 0; i < warmup; i++) await fn()
+  for (let i = 0; i < (options.warmup ?? 200); i++) await fn()
   const times = new Float64Array(iterations)
   const started = performance.now()
   for (let i = 0; i < iterations; i++) {
@@ -49,23 +59,13 @@ export async function measure(
     await fn()
     times[i] = performance.now() - t0
   }
-  const total = performance.now() - started
-  const sorted = Array.from(times).sort((a, b) => a - b)
-  return {
-    name,
-    samples: iterations,
-    medianUs: (percentile(sorted, 50) * 1000) / opsPerCall,
-    p99Us: (percentile(sorted, 99) * 1000) / opsPerCall,
-    opsPerSec: (iterations * opsPerCall * 1000) / total
-  }
+  return summarize(name, times, performance.now() - started, options.opsPerCall ?? 1)
 }
 
 /** Times `fn` with synchronous calls only (no await between iterations): for sub-microsecond work. */
 export function measureSync(name: string, fn: () => unknown, options: MeasureOptions = {}): Measurement {
-  const warmup = options.warmup ?? 200
   const iterations = options.iterations ?? 2_000
-  const opsPerCall = options.opsPerCall ?? 1
-  for (let i = 0; i < warmup; i++) fn()
+  for (let i = 0; i < (options.warmup ?? 200); i++) fn()
   const times = new Float64Array(iterations)
   const started = performance.now()
   for (let i = 0; i < iterations; i++) {
@@ -73,15 +73,7 @@ export function measureSync(name: string, fn: () => unknown, options: MeasureOpt
     fn()
     times[i] = performance.now() - t0
   }
-  const total = performance.now() - started
-  const sorted = Array.from(times).sort((a, b) => a - b)
-  return {
-    name,
-    samples: iterations,
-    medianUs: (percentile(sorted, 50) * 1000) / opsPerCall,
-    p99Us: (percentile(sorted, 99) * 1000) / opsPerCall,
-    opsPerSec: (iterations * opsPerCall * 1000) / total
-  }
+  return summarize(name, times, performance.now() - started, options.opsPerCall ?? 1)
 }
 
 /** A benchmark file's default export: returns its measurements. */
