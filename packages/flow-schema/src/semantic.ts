@@ -297,12 +297,15 @@ function checkStep(sink: ProblemSink, settings: SemanticSettings, step: Record<s
   const type = step.type
   const limits = settings.limits
   const isEvent = type === 'event-trigger'
-  const maxTimeout = isEvent ? limits.maxEventWaitMs : limits.maxTimeoutMs
+  // steps that wait (an event, or branches and sub-flows that may hold event waits) may take up to
+  // the longest event wait; steps that compute are held to the step timeout
+  const waits = isEvent || type === 'parallel' || type === 'sub-flow'
+  const maxTimeout = waits ? limits.maxEventWaitMs : limits.maxTimeoutMs
   if (!inRange(step.timeout, limits.minTimeoutMs, maxTimeout)) {
     sink.error({
       pointer: `${pointer}/timeout`,
       code: 'timeout-out-of-range',
-      message: `timeout must be ${limits.minTimeoutMs} to ${maxTimeout} ms${isEvent ? ' (30 days for an event wait)' : ' (24 hours)'}`,
+      message: `timeout must be ${limits.minTimeoutMs} to ${maxTimeout} ms${waits ? ' (30 days: event-trigger, parallel and sub-flow steps may wait for events)' : ' (24 hours)'}`,
       stepId
     })
   }

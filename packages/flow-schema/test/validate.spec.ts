@@ -209,6 +209,9 @@ describe('validateFlow: bounds, expressions, schemas, actions', () => {
     find(errors, 'conflicting-fields', '/steps/4/retryPolicy/backoffStrategy')
     // a 30-day event wait is fine; a stricter limit can be imposed
     expect(validateFlow(flowWith([{ id: 'w', type: 'event-trigger', event: 'q.x.v1', timeout: 30 * 86_400_000 }])).valid).toBe(true)
+    // a sub-flow or parallel step may hold event waits: it gets the event-wait bound too
+    expect(validateFlow(flowWith([{ id: 's', type: 'sub-flow', flow: 'approval@1.0.0', timeout: 7 * 86_400_000 }])).valid).toBe(true)
+    find(errorsOf(flowWith([logStep('t', { timeout: 7 * 86_400_000 })])), 'timeout-out-of-range', '/steps/0/timeout')
     const strict = validateFlow(flowWith([logStep('a', { timeout: 60_000 })]), { limits: { maxTimeoutMs: 1000 } })
     find(strict.errors, 'timeout-out-of-range', '/steps/0/timeout')
   })
