@@ -278,14 +278,22 @@ export function compileStepGraph(rawSteps: unknown): CompiledStepGraph {
       if (failure !== undefined && failure >= 0) add('failure', failure, false, `${base}/onFailure`)
       continue
     }
+    let failureTarget: number | undefined
+    let hasTimeout = false
     for (const [field, kind] of REF_FIELDS[type as string] ?? DEFAULT_REF_FIELDS) {
       const t = resolve(field)
       if (t !== undefined) {
         if (t >= 0) add(kind, t, false, `${base}/${field}`)
+        if (kind === 'failure') failureTarget = t
+        if (kind === 'timeout') hasTimeout = true
       } else if (kind === 'success') {
         const next = implicitNext(i)
         if (next >= 0) add('success', next, true, base)
       }
+    }
+    // a wait that runs out without onTimeout is a failure: it takes the failure edge
+    if (type === 'event-trigger' && !hasTimeout && failureTarget !== undefined && failureTarget >= 0) {
+      add('timeout', failureTarget, true, `${base}/onFailure`)
     }
   }
 
@@ -355,8 +363,9 @@ export function buildStepGraph(flow: Pick<Flow, 'steps'>): StepGraph {
 
 /**
  * Successors of one step by outcome: where a run goes after the step succeeds, fails, is true or
- * false (condition), times out (event-trigger), and the first steps of its branches (parallel).
- * A missing outcome means the run ends there (success) or fails (failure, timeout).
+ * false (condition), times out (event-trigger: `onTimeout`, else `onFailure`), and the first steps
+ * of its branches (parallel). A missing outcome means the path ends there: successfully after
+ * success (or true/false), as a failure after failure or timeout.
  */
 export function nextSteps(flow: Pick<Flow, 'steps'>, stepId: string): StepSuccessors {
   const graph = buildStepGraph(flow)

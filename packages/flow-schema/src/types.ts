@@ -229,7 +229,7 @@ export interface EventTriggerStep extends StepBase {
   event?: string
   /** A JSONata predicate over the event, or members the event must equal. */
   filter?: EventFilter
-  /** Step to run when the wait runs out (default: the step fails). */
+  /** Step to run when the wait runs out (default: the wait fails, and `onFailure` applies). */
   onTimeout?: string
 }
 

@@ -49,6 +49,14 @@ describe('step graph', () => {
     expect(nextSteps(flow, 'c2')).toEqual({ true: 'd', false: 'b' })
   })
 
+  it('sends an event wait that runs out without onTimeout down its failure edge', () => {
+    const flow = flowWith([{ id: 'w', type: 'event-trigger', event: 'q.x.v1', timeout: 1000, onFailure: 'f' }, logStep('ok'), logStep('f')])
+    expect(nextSteps(flow, 'w')).toEqual({ success: 'ok', failure: 'f', timeout: 'f' })
+    expect(buildStepGraph(flow).edges('w').find((e) => e.kind === 'timeout')).toEqual({ kind: 'timeout', to: 'f', implicit: true, pointer: '/steps/0/onFailure' })
+    const bare = flowWith([{ id: 'w', type: 'event-trigger', event: 'q.x.v1', timeout: 1000 }, logStep('ok')])
+    expect(nextSteps(bare, 'w')).toEqual({ success: 'ok' })
+  })
+
   it('handles nested parallel steps', () => {
     const flow = flowWith([
       { id: 'outer', type: 'parallel', branches: [['inner', 'x'], ['y']] },
