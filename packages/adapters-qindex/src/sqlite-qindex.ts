@@ -91,6 +91,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async stop(): Promise<void> {
+    this.flushPuts()
     this.generation++
     const store = this.store
     this.store = undefined
@@ -237,12 +238,50 @@ export class SqliteQindexImpl implements SqliteQindex {
 
   // ---------------------------------------------------------------- writes
 
+  /**
+   * Group commit: puts made in the same turn of the event loop share one transaction (an engine
+   * indexes many executions at once). Each caller's promise settles with its own outcome, and
+   * reads flush what is pending first, so a query always sees the puts that preceded it.
+   */
   async put(record: IndexRecord): Promise<void> {
-    const stored = [validateRecord(record)]
+    const stored = validateRecord(record)
+    if (this.store === undefined) throw new QindexNotStartedError()
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ stored, resolve, reject })
+      if (this.pending.length === 1) setImmediate(() => this.flushPuts())
+    })
+  }
+
+  private pending: { stored: StoredRecord; resolve: () => void; reject: (err: unknown) => void }[] = []
+
+  private flushPuts(): void {
+    const batch = this.pending
+    if (batch.length === 0) return
+    this.pending = []
     const recordedAt = this.now()
-    this.run((store) => store.put(stored, 'put', recordedAt))
-    this.journal?.push({ op: 'put', records: stored, recordedAt })
-    this.wrote(1)
+    const records = batch.map((p) => p.stored)
+    try {
+      this.run((store) => store.put(records, 'put', recordedAt))
+      this.journal?.push({ op: 'put', records, recordedAt })
+      this.wrote(records.length)
+      for (const p of batch) p.resolve()
+    } catch (batchError) {
+      if (batch.length === 1) {
+        batch[0]?.reject(batchError)
+        return
+      }
+      // One record spoiled the transaction: write each alone so every caller gets its own outcome.
+      for (const p of batch) {
+        try {
+          this.run((store) => store.put([p.stored], 'put', recordedAt))
+          this.journal?.push({ op: 'put', records: [p.stored], recordedAt })
+          this.wrote(1)
+          p.resolve()
+        } catch (err) {
+          p.reject(err)
+        }
+      }
+    }
   }
 
   async putMany(records: Iterable<IndexRecord>): Promise<number> {
@@ -261,6 +300,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async archive(key: string, options: ArchiveOptions = {}): Promise<IndexRecord> {
+    this.flushPuts()
     validateKey(key)
     const recordedAt = this.now()
     const at = options.at ?? recordedAt
@@ -273,6 +313,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async delete(key: string): Promise<boolean> {
+    this.flushPuts()
     validateKey(key)
     const recordedAt = this.now()
     const deleted = this.run((store) => store.delete(key, recordedAt))
@@ -286,11 +327,13 @@ export class SqliteQindexImpl implements SqliteQindex {
   // ---------------------------------------------------------------- reads
 
   async get(key: string): Promise<IndexRecord | undefined> {
+    this.flushPuts()
     validateKey(key)
     return this.run((store) => store.get(key))
   }
 
   async history(key: string): Promise<readonly IndexHistoryEntry[]> {
+    this.flushPuts()
     validateKey(key)
     return this.run((store) => store.history(key))
   }
@@ -314,6 +357,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async query(input: IndexQuery): Promise<IndexPage> {
+    this.flushPuts()
     const { query, fingerprint, statement } = this.plan(input)
     if (statement === null) {
       this.run(() => undefined)
@@ -337,6 +381,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   // ---------------------------------------------------------------- rebuild
 
   async rebuild(source?: IndexRecordSource): Promise<RebuildResult> {
+    this.flushPuts()
     const records = source ?? this.components.source?.()
     if (records === undefined) throw new MissingIndexSourceError()
     const live = this.store

@@ -15,6 +15,29 @@ afterEach(async () => {
   await index.stop()
 })
 
+describe('group commit', () => {
+  it('writes puts made together in one transaction, keeping each in order and visible to the next read', async () => {
+    const puts = Array.from({ length: 200 }, (_, i) => index.put(record(`exec-${i % 50}`, { kind: 'execution', status: i < 150 ? 'running' : 'completed', updatedAt: i })))
+    // a read issued before the puts settled still sees them
+    const early = await index.get('exec-0')
+    expect(early?.updatedAt).toBe(150)
+    await Promise.all(puts)
+    const done = await index.query({ kind: 'execution', status: 'completed', limit: 100 })
+    expect(done.records.map((r) => r.key).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `exec-${i}`).sort())
+    expect((await index.history('exec-7')).map((h) => h.record.updatedAt)).toEqual([7, 57, 107, 157])
+  })
+
+  it('rejects only the invalid put of a batch', async () => {
+    const good = index.put(record('ok-1'))
+    const bad = index.put({ ...record('bad'), owner: 42 } as never).catch((err: Error) => err.name)
+    const also = index.put(record('ok-2'))
+    expect(await bad).toBe('InvalidIndexRecordError')
+    await Promise.all([good, also])
+    expect((await index.get('ok-1'))?.key).toBe('ok-1')
+    expect((await index.get('ok-2'))?.key).toBe('ok-2')
+  })
+})
+
 describe('history', () => {
   it('keeps every put of a key, oldest first', async () => {
     await index.put(record('exec-1', { kind: 'execution', status: 'running', updatedAt: 1 }))
