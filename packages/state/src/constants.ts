@@ -12,7 +12,7 @@ export const DEFAULT_BATCH_DELAY_MS = 2
 /** In `batched` mode, the most transitions that share one fsync. */
 export const DEFAULT_BATCH_MAX_ENTRIES = 256
 
-/** Journal size after which it is checkpointed (materialized files fsynced, journal emptied), in bytes. */
+/** Log bytes written after which the index (blocks and records) is checkpointed, in bytes. */
 export const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024
 
 /** The subnet entries are encrypted for when an append names none. */
@@ -41,3 +41,6 @@ export const FLOW_HASHES_PREFIX = '/qflow/state/flow-hashes'
 
 /** The kinds that end an execution: nothing can be appended after them. */
 export const TERMINAL_KINDS: readonly string[] = ['completed', 'failed', 'aborted']
+
+/** Size at which a log segment is sealed and the next one started, in bytes. */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024

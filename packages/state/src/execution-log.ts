@@ -68,8 +68,8 @@ interface CheckedEntry {
   readonly entry: LogEntryBlock
 }
 
-function headKey(executionId: string): Key {
-  return new Key(`${HEADS_PREFIX}/${executionId}`)
+function headKey(executionId: string): string {
+  return `${HEADS_PREFIX}/${executionId}`
 }
 
 /** The execution log over a blockstore, a datastore and a commit journal. */
@@ -246,8 +246,6 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     const finished = (await this.listExecutions()).filter((h) => isFinished(h.status)).sort((a, b) => b.updatedAt - a.updatedAt)
     const now = this.ctx.now()
     const doomed = finished.slice(keepLast).filter((h) => !h.pinned && now - h.updatedAt >= olderThan)
-    // Nothing in the journal may bring back what is deleted below.
-    await this.ctx.journal.checkpoint()
     const removedExecutions: string[] = []
     let removedBlocks = 0
     for (const candidate of doomed) {
@@ -263,20 +261,17 @@ export class HashLinkedExecutionLog implements ExecutionLog {
           const entry: LogEntryBlock | undefined = bytesMatchCid(cursor, bytes) ? parseEntryBlock(safeDecode(bytes)) : undefined
           cursor = entry === undefined ? null : entry.prev
         }
-        // The head goes first: a crash part-way leaves unreferenced blocks, never a dangling head.
-        await this.ctx.journal.commit({ blocks: [], puts: [], deletes: [headKey(head.executionId)] })
+        const unpinned: CID[] = []
+        for (const cid of cids) if (!(await this.ctx.helia.pins.isPinned(cid))) unpinned.push(cid)
+        // The head record and the blocks' tombstones go in one frame: all or nothing.
+        await this.ctx.journal.commit({ blocks: [], puts: [], deletes: [headKey(head.executionId)], blockDeletes: unpinned })
         this.heads.delete(head.executionId)
-        let removed = 0
-        for (const cid of cids) {
-          if (await this.ctx.helia.pins.isPinned(cid)) continue
-          await this.ctx.storage.blockstore.delete(cid)
-          removed++
-        }
         removedExecutions.push(head.executionId)
-        return removed
+        return unpinned.length
       })
     }
-    await this.ctx.journal.checkpoint()
+    // Reclaim the space: rewrite the oldest segments whose blocks are now mostly deleted.
+    if (removedBlocks > 0) await this.ctx.journal.compact()
     return { removedExecutions, removedBlocks }
   }
 
@@ -384,8 +379,8 @@ export class HashLinkedExecutionLog implements ExecutionLog {
 
   private async readHead(executionId: string): Promise<ExecutionHead | undefined> {
     const key = headKey(executionId)
-    const value = await this.ctx.storage.readRecord(key)
-    return value === undefined ? undefined : this.decodeHead(key.toString(), value)
+    const value = await this.ctx.storage.readRecord(new Key(key, false))
+    return value === undefined ? undefined : this.decodeHead(key, value)
   }
 
   private decodeHead(key: string, bytes: Uint8Array): ExecutionHead {

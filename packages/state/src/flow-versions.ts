@@ -227,8 +227,8 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     await this.ctx.operations.track(this.ctx.journal.commit({
       blocks: [...blocks, block],
       puts: [
-        { key: flowKey(flowId), value: canonicalBlockBytes({ v: 1, head: block.cid }) },
-        { key: hashKey(fields.flowHash), value: canonicalBlockBytes({ v: 1, flow: fields.flow }) }
+        { key: flowKey(flowId).toString(), value: canonicalBlockBytes({ v: 1, head: block.cid }) },
+        { key: hashKey(fields.flowHash).toString(), value: canonicalBlockBytes({ v: 1, flow: fields.flow }) }
       ]
     }))
     return parseVersion(block.cid, unsigned) as FlowVersion

@@ -1,18 +1,12 @@
 import type { Helia } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
-import {
-  DEFAULT_BATCH_DELAY_MS,
-  DEFAULT_BATCH_MAX_ENTRIES,
-  DEFAULT_CHECKPOINT_BYTES,
-  DEFAULT_DURABILITY,
-  DEFAULT_SUBNET
-} from './constants.js'
+import { DEFAULT_SUBNET } from './constants.js'
 import { MissingComponentError, StoreNotStartedError } from './errors.js'
 import { HashLinkedExecutionLog } from './execution-log.js'
 import type { FlowRegistry } from './flow-registry.js'
 import { ContentAddressedFlowRegistry } from './flow-versions.js'
 import { createLightHelia } from './helia-node.js'
-import { CommitJournal } from './journal.js'
+import type { CommitJournal } from './journal.js'
 import { OperationTracker } from './operation-tracker.js'
 import type {
   ExecutionLog,
@@ -23,7 +17,7 @@ import type {
   StateStoreInit,
   VerificationReport
 } from './state-store.js'
-import { openStateStorage, type StateStorage } from './storage.js'
+import { openStateStorage, type StateStorage, storageInternals } from './storage.js'
 
 interface Running {
   readonly storage: StateStorage
@@ -80,9 +74,11 @@ export class HeliaStateStore implements StateStore {
     this.running = undefined
     // Writes already called finish (and are durable) before the journal closes; new ones are refused.
     await running.operations.settle()
-    await running.journal.close()
+    await running.journal.flush()
     if (running.ownsHelia) await running.helia.stop()
+    // Closing the storage flushes and checkpoints it; a caller's storage is only checkpointed.
     if (running.ownsStorage) await running.storage.close()
+    else await running.journal.checkpoint()
   }
 
   verifyExecution(ref: string | CID): Promise<VerificationReport> {
@@ -104,20 +100,21 @@ export class HeliaStateStore implements StateStore {
 
   private async open(): Promise<void> {
     const ownsStorage = this.components.storage === undefined
+    const { dataDir, durability, batchDelayMs, batchMaxEntries, checkpointBytes, segmentBytes } = this.init
     const storage =
       this.components.storage ??
       (await openStateStorage({
-        ...(this.init.dataDir === undefined ? {} : { dataDir: this.init.dataDir }),
-        durability: this.init.durability ?? DEFAULT_DURABILITY
+        ...(dataDir === undefined ? {} : { dataDir }),
+        ...(durability === undefined ? {} : { durability }),
+        ...(batchDelayMs === undefined ? {} : { batchDelayMs }),
+        ...(batchMaxEntries === undefined ? {} : { batchMaxEntries }),
+        ...(checkpointBytes === undefined ? {} : { checkpointBytes }),
+        ...(segmentBytes === undefined ? {} : { segmentBytes })
       }))
-    const journal = new CommitJournal({
-      storage,
-      batchDelayMs: this.init.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
-      batchMaxEntries: this.init.batchMaxEntries ?? DEFAULT_BATCH_MAX_ENTRIES,
-      checkpointBytes: this.init.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
-    })
+    const inner = storageInternals(storage)
+    if (inner === undefined) throw new MissingComponentError('storage', 'the StateStorage must come from openStateStorage')
+    const journal = inner.journal
     try {
-      await journal.open()
       const ownsHelia = this.components.helia === undefined
       const helia = this.components.helia ?? (await createLightHelia(storage))
       if (ownsHelia) await helia.start()

@@ -107,7 +107,7 @@ export interface LogEntry {
   readonly payload: unknown
 }
 
-/** The latest durable state of an execution, kept in the datastore and committed atomically with its entry. */
+/** The latest durable state of an execution, a record committed in the same log frame as its entry. */
 export interface ExecutionHead {
   /** The execution. */
   readonly executionId: string
@@ -240,9 +240,9 @@ export interface StateStore {
   verifyExecution(ref: string | CID): Promise<VerificationReport>
   /** Removes finished, unpinned executions per the retention policy. Never touches live ones. */
   gc(policy?: RetentionPolicy): Promise<GcReport>
-  /** fsyncs every materialized file and empties the commit journal. */
+  /** Writes an index checkpoint (block index and records), so an open scans only the log after it. */
   checkpoint(): Promise<void>
-  /** Opens the stores, replays the journal, starts Helia. */
+  /** Opens the log (loads its checkpoint, scans what follows), starts Helia. */
   start(): Promise<void>
   /** Waits for pending commits, checkpoints and closes. */
   stop(): Promise<void>
@@ -254,12 +254,14 @@ export interface StateStoreInit {
   readonly dataDir?: string
   /** Durability mode. Default `fsync`. Ignored when `storage` is given. */
   readonly durability?: Durability
-  /** `batched` mode: longest wait to share an fsync, ms. Default 2. */
+  /** `batched` mode: longest wait to share an fsync, ms. Default 2. Ignored when `storage` is given. */
   readonly batchDelayMs?: number
-  /** `batched` mode: most commits sharing one fsync. Default 256. */
+  /** Most commits sharing one fsync. Default 256. Ignored when `storage` is given. */
   readonly batchMaxEntries?: number
-  /** Journal size that triggers a checkpoint, bytes. Default 32 MiB. */
+  /** Log bytes written after which the block index and records are checkpointed. Default 32 MiB. Ignored when `storage` is given. */
   readonly checkpointBytes?: number
+  /** Size at which a log segment is sealed and the next one started, bytes. Default 64 MiB. Ignored when `storage` is given. */
+  readonly segmentBytes?: number
   /** Subnet of executions whose first append names none. Default `default`. */
   readonly subnet?: string
   /** Clock, ms since the epoch. Default `Date.now`. */

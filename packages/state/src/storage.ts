@@ -1,28 +1,41 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { MemoryBlockstore } from 'blockstore-core'
-import { FsBlockstore } from 'blockstore-fs'
-import { NextToLast } from 'blockstore-fs/sharding'
-import { MemoryDatastore } from 'datastore-core'
-import { FsDatastore } from 'datastore-fs'
+import { join, resolve } from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore, Key } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
-import { DEFAULT_DATA_DIR, DEFAULT_DURABILITY } from './constants.js'
+import {
+  DEFAULT_BATCH_DELAY_MS,
+  DEFAULT_BATCH_MAX_ENTRIES,
+  DEFAULT_CHECKPOINT_BYTES,
+  DEFAULT_DATA_DIR,
+  DEFAULT_DURABILITY,
+  DEFAULT_SEGMENT_BYTES
+} from './constants.js'
+import { InvalidInputError } from './errors.js'
+import { CommitJournal } from './journal.js'
+import { LogBlockstore, LogDatastore } from './log-stores.js'
+import { SegmentLog } from './segment-log.js'
 import type { Durability } from './state-store.js'
 
-/** Options for {@link openStateStorage}. */
+/** Options for {@link openStateStorage}; all optional. */
 export interface StateStorageInit {
-  /** Directory of the blocks, datastore and journal. Default `.qflow/state`. */
+  /** Directory of the log segments and the index checkpoint. Default `.qflow/state`. */
   dataDir?: string
   /** `memory` keeps everything in memory (tests); the others are file-backed. Default `fsync`. */
   durability?: Durability
+  /** `batched` mode: longest wait to share an fdatasync, ms. Default 2. */
+  batchDelayMs?: number
+  /** Most commits sharing one fdatasync. Default 256. */
+  batchMaxEntries?: number
+  /** Log bytes written after which the index is checkpointed. Default 32 MiB. */
+  checkpointBytes?: number
+  /** Size at which a log segment is sealed and a new one started. Default 64 MiB. */
+  segmentBytes?: number
 }
 
 /**
- * The stores the state lives in: a blockstore and a datastore (file-backed under `dataDir`, or in
- * memory). Open them once and hand the same instances to Helia — with or without libp2p — and to
- * the state store, so both see one set of blocks.
+ * The stores the state lives in: a blockstore and a datastore over one append-only log (file
+ * segments under `dataDir`, or memory). Open them once and hand the same instances to Helia —
+ * with or without libp2p — and to the state store, so both see one set of blocks.
  */
 export interface StateStorage {
   /** How writes are made durable. */
@@ -33,140 +46,70 @@ export interface StateStorage {
   readonly blockstore: Blockstore
   /** The raw datastore. */
   readonly datastore: Datastore
-  /** The file a block is stored in (file-backed storage only). */
-  blockFile(cid: CID): string | undefined
-  /** The file a datastore key is stored in (file-backed storage only). */
-  datastoreFile(key: Key): string | undefined
-  /** The path of the commit journal (file-backed storage only). */
-  readonly journalFile: string | undefined
   /** Reads a block's bytes, or `undefined` when the store does not hold it. */
   readBlock(cid: CID): Promise<Uint8Array | undefined>
-  /**
-   * Writes a block. File-backed storage writes the block file in place (no temp file, no fsync):
-   * the commit journal, replayed on open, repairs a file a crash left torn or missing.
-   */
-  writeBlock(cid: CID, bytes: Uint8Array): Promise<void>
-  /**
-   * Sets a datastore key. File-backed storage overwrites the key's file in place, synchronously:
-   * the journal repairs a record a crash left torn, and {@link StateStorage.readRecord} reads
-   * synchronously too, so this process never sees half a record.
-   */
-  writeRecord(key: Key, value: Uint8Array): Promise<void>
   /** Reads a datastore key, or `undefined` when it is not set. */
   readRecord(key: Key): Promise<Uint8Array | undefined>
-  /** Closes the stores. */
+  /** Waits for pending writes, checkpoints the index and closes the log. */
   close(): Promise<void>
 }
 
-async function collect(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of chunks) {
-    parts.push(chunk)
-    length += chunk.byteLength
-  }
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
+/** What the state store reaches behind a {@link StateStorage}. */
+export interface StorageInternals {
+  readonly log: SegmentLog
+  readonly journal: CommitJournal
 }
 
-/** Opens (creating if needed) the blockstore and datastore of a state store. */
+const internals = new WeakMap<StateStorage, StorageInternals>()
+
+/** The log and journal behind storage made by {@link openStateStorage}. */
+export function storageInternals(storage: StateStorage): StorageInternals | undefined {
+  return internals.get(storage)
+}
+
+function positive(value: number | undefined, fallback: number, pointer: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value < 0) throw new InvalidInputError('Expected a non-negative number', pointer)
+  return value
+}
+
+/** Opens (creating if needed) the log of a state store and the blockstore and datastore over it. */
 export async function openStateStorage(init: StateStorageInit = {}): Promise<StateStorage> {
   const durability = init.durability ?? DEFAULT_DURABILITY
-  if (durability === 'memory') {
-    const blockstore = new MemoryBlockstore()
-    const datastore = new MemoryDatastore()
-    return {
-      durability,
-      dataDir: undefined,
-      blockstore,
-      datastore,
-      journalFile: undefined,
-      blockFile: () => undefined,
-      datastoreFile: () => undefined,
-      async readBlock(cid) {
-        if (!(await blockstore.has(cid))) return undefined
-        return collect(blockstore.get(cid))
-      },
-      async writeBlock(cid, bytes) {
-        await blockstore.put(cid, bytes)
-      },
-      async writeRecord(key, value) {
-        await datastore.put(key, value)
-      },
-      async readRecord(key) {
-        if (!(await datastore.has(key))) return undefined
-        return datastore.get(key)
-      },
-      async close() {}
-    }
+  if (durability !== 'fsync' && durability !== 'batched' && durability !== 'memory') {
+    throw new InvalidInputError("Expected durability to be 'fsync', 'batched' or 'memory'", '/durability')
   }
-  const dataDir = resolve(init.dataDir ?? DEFAULT_DATA_DIR)
-  const blocksDir = join(dataDir, 'blocks')
-  const sharding = new NextToLast()
-  const blockstore = new FsBlockstore(blocksDir, { shardingStrategy: sharding })
-  const datastore = new FsDatastore(join(dataDir, 'datastore'))
-  await blockstore.open()
-  await datastore.open()
-  const knownDirs = new Set<string>()
-  const ensureDir = (dir: string): void => {
-    if (knownDirs.has(dir)) return
-    mkdirSync(dir, { recursive: true })
-    knownDirs.add(dir)
-  }
-  const blockFile = (cid: CID): string => {
-    const { dir, file } = sharding.encode(cid)
-    return join(blocksDir, dir, file)
-  }
-  return {
+  const memory = durability === 'memory'
+  const dataDir = memory ? undefined : resolve(init.dataDir ?? DEFAULT_DATA_DIR)
+  const log = new SegmentLog(dataDir === undefined ? undefined : join(dataDir, 'log'), Math.max(1, positive(init.segmentBytes, DEFAULT_SEGMENT_BYTES, '/segmentBytes')))
+  log.open()
+  const journal = new CommitJournal({
+    log,
+    memory,
+    batchDelayMs: durability === 'batched' ? positive(init.batchDelayMs, DEFAULT_BATCH_DELAY_MS, '/batchDelayMs') : 0,
+    batchMaxEntries: positive(init.batchMaxEntries, DEFAULT_BATCH_MAX_ENTRIES, '/batchMaxEntries'),
+    checkpointBytes: positive(init.checkpointBytes, DEFAULT_CHECKPOINT_BYTES, '/checkpointBytes')
+  })
+  let closed: Promise<void> | undefined
+  const storage: StateStorage = {
     durability,
     dataDir,
-    blockstore,
-    datastore,
-    journalFile: join(dataDir, 'journal.log'),
-    blockFile,
-    datastoreFile: (key) => datastore._encode(key).file,
-    // Blocks are small: one synchronous read (~17 µs here) beats fs/promises' four thread-pool
-    // round trips (~200 µs under load), and reading a long chain is a sequence of them.
+    blockstore: new LogBlockstore(log, journal),
+    datastore: new LogDatastore(log, journal),
     async readBlock(cid) {
-      try {
-        return readFileSync(blockFile(cid))
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-        throw err
-      }
-    },
-    // Writes are synchronous too: a commit writes small files, and through fs/promises each costs
-    // 3-5 thread-pool round trips that, measured here under load, made up ~95% of a commit's time
-    // (fdatasync of the journal included). A 64-entry batch blocks the loop for a few ms instead.
-    async writeBlock(cid, bytes) {
-      const file = blockFile(cid)
-      ensureDir(dirname(file))
-      writeFileSync(file, bytes)
-    },
-    // A record is rewritten in place: measured here under load, overwriting a file costs ~0.17 ms,
-    // a temp file renamed over it ~0.5-1 ms (two directory updates).
-    async writeRecord(key, value) {
-      const file = datastore._encode(key).file
-      ensureDir(dirname(file))
-      writeFileSync(file, value)
+      return log.readBlock(cid)
     },
     async readRecord(key) {
-      try {
-        return readFileSync(datastore._encode(key).file)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-        throw err
-      }
+      return log.getRecord(key.toString())
     },
-    async close() {
-      await blockstore.close()
-      await datastore.close()
+    close() {
+      closed ??= (async () => {
+        await journal.close()
+        log.close()
+      })()
+      return closed
     }
   }
+  internals.set(storage, { log, journal })
+  return storage
 }

@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { appendFile, mkdir, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { NextToLast } from 'blockstore-fs/sharding'
-import type { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AppendResult, StateStore } from '../src/index.js'
 import { testQlock, testSigner, testVerifier } from './fixtures/crypto.js'
+import { checkpointPosition, segmentFiles } from './fixtures/segments.js'
 import { collect, openStore, testIdentity } from './fixtures/store.js'
 import { tempDirs } from './fixtures/temp-dir.js'
 
@@ -21,11 +20,6 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.stop().catch(() => undefined)))
   await temp.cleanup()
 })
-
-function blockFile(dir: string, cid: CID): string {
-  const { dir: shard, file } = new NextToLast().encode(cid)
-  return join(dir, 'blocks', shard, file)
-}
 
 describe('durability', () => {
   it('fsync mode: a new instance on the same dir, without stop, sees every acknowledged entry', async () => {
@@ -43,37 +37,52 @@ describe('durability', () => {
     expect((await fresh.verifyExecution('crash')).ok).toBe(true)
   })
 
-  it('replays the journal when materialized files were lost (as un-fsynced writes are in a crash)', async () => {
+  it('loads the index checkpoint and scans the frames after it; without it, rebuilds by scanning every segment', async () => {
     const dir = await temp.make()
     const identity = testIdentity()
     const crashed = await openStore(dir, identity)
     open.push(crashed)
     const acked: AppendResult[] = [await crashed.log.append('lost', { kind: 'started' })]
-    for (let i = 1; i < 10; i++) acked.push(await crashed.log.append('lost', { kind: 'step-completed', payload: i }))
-    // What a power cut takes: block files and the head record written since the last checkpoint.
-    for (const a of acked.slice(5)) await rm(blockFile(dir, a.cid))
-    await rm(join(dir, 'datastore', 'qflow', 'state', 'heads', 'lost.data'))
+    for (let i = 1; i < 5; i++) acked.push(await crashed.log.append('lost', { kind: 'step-completed', payload: i }))
+    await crashed.checkpoint()
+    const covered = await checkpointPosition(dir)
+    for (let i = 5; i < 10; i++) acked.push(await crashed.log.append('lost', { kind: 'step-completed', payload: i }))
+    const [segment] = await segmentFiles(dir)
+    // Five entries were appended after the checkpoint: it covers less than the segment holds.
+    expect(covered?.off).toBeGreaterThan(0)
+    expect(covered?.off).toBeLessThan((await stat(segment as string)).size)
     const fresh = await openStore(dir, identity)
     open.push(fresh)
     expect((await fresh.log.head('lost'))?.seq).toBe(9)
-    expect((await collect(fresh.log.entries('lost'))).length).toBe(10)
-    expect((await fresh.verifyExecution('lost')).ok).toBe(true)
-    // The replay was checkpointed: the journal is empty again.
-    expect((await stat(join(dir, 'journal.log'))).size).toBe(0)
+    expect((await collect(fresh.log.entries('lost'))).map((e) => e.cid.toString())).toEqual(acked.map((a) => a.cid.toString()))
+    await rm(join(dir, 'log', 'index.ckpt'))
+    const rescanned = await openStore(dir, identity)
+    open.push(rescanned)
+    expect((await rescanned.log.head('lost'))?.seq).toBe(9)
+    expect((await collect(rescanned.log.entries('lost'))).length).toBe(10)
+    expect((await rescanned.verifyExecution('lost')).ok).toBe(true)
   })
 
-  it('ignores a torn frame at the journal tail and keeps everything acknowledged', async () => {
+  it('ignores a torn frame at a segment tail, keeps everything acknowledged and appends after it', async () => {
     const dir = await temp.make()
     const identity = testIdentity()
     const crashed = await openStore(dir, identity)
     open.push(crashed)
     await crashed.log.append('torn', { kind: 'started' })
     await crashed.log.append('torn', { kind: 'paused' })
-    await appendFile(join(dir, 'journal.log'), new Uint8Array([0, 0, 1, 0, 9, 9, 9, 9, 1, 2, 3]))
+    const [segment] = await segmentFiles(dir)
+    // A frame header whose body never reached the disk.
+    await appendFile(segment as string, new Uint8Array([0x51, 0x46, 0x4c, 0x31, 0, 0, 1, 0, 9, 9, 9, 9, 1, 2, 3]))
     const fresh = await openStore(dir, identity)
     open.push(fresh)
     expect((await fresh.log.head('torn'))?.status).toBe('paused')
     expect((await collect(fresh.log.entries('torn'))).map((e) => e.kind)).toEqual(['started', 'paused'])
+    await fresh.log.append('torn', { kind: 'resumed' })
+    await fresh.stop()
+    await rm(join(dir, 'log', 'index.ckpt'))
+    const again = await openStore(dir, identity)
+    open.push(again)
+    expect((await collect(again.log.entries('torn'))).map((e) => e.kind)).toEqual(['started', 'paused', 'resumed'])
   })
 
   it('batched mode: concurrent appends share fsyncs and all survive a reopen without stop', async () => {
@@ -92,44 +101,49 @@ describe('durability', () => {
     }
   })
 
-  it('checkpoints when the journal grows past checkpointBytes, and on stop', async () => {
+  it('checkpoints the index when the log grows past checkpointBytes, and on stop', async () => {
     const dir = await temp.make()
     const identity = testIdentity()
     const store = await openStore(dir, identity, { checkpointBytes: 4096 })
     open.push(store)
     await store.log.append('cp', { kind: 'started' })
+    expect(await checkpointPosition(dir)).toBeUndefined()
+    const [segment] = await segmentFiles(dir)
     for (let i = 0; i < 30; i++) {
       await store.log.append('cp', { kind: 'step-completed', payload: 'x'.repeat(200) })
-      expect((await stat(join(dir, 'journal.log'))).size).toBeLessThan(4096)
+      const covered = (await checkpointPosition(dir))?.off ?? 0
+      expect((await stat(segment as string)).size - covered).toBeLessThan(4096)
     }
     await store.log.append('cp', { kind: 'completed' })
-    expect((await stat(join(dir, 'journal.log'))).size).toBeGreaterThan(0)
     await store.stop()
-    expect((await stat(join(dir, 'journal.log'))).size).toBe(0)
+    expect((await checkpointPosition(dir))?.off).toBe((await stat(segment as string)).size)
+    const reopened = await openStore(dir, identity)
+    open.push(reopened)
+    expect((await reopened.log.head('cp'))?.seq).toBe(31)
   })
 
-  it('refuses writes with StoreFailedError after a failed commit; a reopen recovers the journaled entry', async () => {
+  it('refuses writes with StoreFailedError after a failed commit; a reopen has everything acknowledged', async () => {
     const dir = await temp.make()
     const identity = testIdentity()
-    const store = await openStore(dir, identity)
+    // Tiny segments: every commit starts a new segment file.
+    const store = await openStore(dir, identity, { segmentBytes: 1 })
     open.push(store)
     await store.log.append('fail', { kind: 'started' })
-    // Make the blockstore unwritable: its directory becomes a file.
-    await rm(join(dir, 'blocks'), { recursive: true })
-    await writeFile(join(dir, 'blocks'), 'not a directory')
-    await expect(store.log.append('fail', { kind: 'step-completed', payload: 'journaled' })).rejects.toMatchObject({ name: 'StoreFailedError' })
+    // Make the log directory unusable: it becomes a file, so no new segment can be created.
+    await rename(join(dir, 'log'), join(dir, 'log.away'))
+    await writeFile(join(dir, 'log'), 'not a directory')
+    await expect(store.log.append('fail', { kind: 'step-completed', payload: 'lost' })).rejects.toMatchObject({ name: 'StoreFailedError' })
     await expect(store.log.append('fail', { kind: 'completed' })).rejects.toMatchObject({ name: 'StoreFailedError' })
     await store.stop()
     open.splice(0)
-    await rm(join(dir, 'blocks'))
-    await mkdir(join(dir, 'blocks'))
+    await rm(join(dir, 'log'))
+    await rename(join(dir, 'log.away'), join(dir, 'log'))
     const fresh = await openStore(dir, identity)
     open.push(fresh)
-    // The deleted first block and the journaled (though rejected) second entry both come back
-    // from the journal: a failed commit is ambiguous, as in any write-ahead log.
     expect((await fresh.verifyExecution('fail')).ok).toBe(true)
-    expect((await collect(fresh.log.entries('fail'))).map((e) => e.kind)).toEqual(['started', 'step-completed'])
-    expect((await fresh.log.head('fail'))?.seq).toBe(1)
+    expect((await collect(fresh.log.entries('fail'))).map((e) => e.kind)).toEqual(['started'])
+    await fresh.log.append('fail', { kind: 'completed' })
+    expect((await fresh.log.head('fail'))?.status).toBe('completed')
   })
 })
 
@@ -142,7 +156,8 @@ describe('stop', () => {
     const pending = Array.from({ length: 20 }, (_, i) => store.log.append('late', { kind: 'step-completed', payload: i }))
     await store.stop()
     expect((await Promise.all(pending)).map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
-    expect((await stat(join(dir, 'journal.log'))).size).toBe(0)
+    const [segment] = await segmentFiles(dir)
+    expect((await checkpointPosition(dir))?.off).toBe((await stat(segment as string)).size)
     const reopened = await openStore(dir, identity)
     open.push(reopened)
     expect((await reopened.log.head('late'))?.seq).toBe(20)

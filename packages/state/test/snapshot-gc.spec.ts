@@ -1,10 +1,10 @@
-import { access } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { NextToLast } from 'blockstore-fs/sharding'
 import type { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AppendResult, StateStore } from '../src/index.js'
 import { drain } from './fixtures/drain.js'
+import { blockBytes, findInSegments, segmentFiles } from './fixtures/segments.js'
 import { collect, openStore, testIdentity } from './fixtures/store.js'
 import { tempDirs } from './fixtures/temp-dir.js'
 
@@ -16,16 +16,9 @@ afterEach(async () => {
   await temp.cleanup()
 })
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false
-  )
-}
-
-function blockFile(dir: string, cid: CID): string {
-  const { dir: shard, file } = new NextToLast().encode(cid)
-  return join(dir, 'blocks', shard, file)
+/** Whether a block's bytes are anywhere in the data dir's segment files. */
+async function onDisk(dir: string, bytes: Uint8Array): Promise<boolean> {
+  return (await findInSegments(dir, bytes)) !== undefined
 }
 
 describe('snapshots', () => {
@@ -95,12 +88,14 @@ describe('gc', () => {
     await run(store, 'kept', 'aborted', 10)
     await store.log.pin('kept')
     now = 10_000
+    const old1Bytes = await Promise.all(old1.map((a) => blockBytes(store, a.cid)))
+    const liveBytes = await Promise.all(live.map((a) => blockBytes(store, a.cid)))
     const report = await store.gc({ olderThan: 5_000, keepLast: 1 })
     // keepLast keeps the most recently finished one (recent, also too young); kept is pinned.
     expect([...report.removedExecutions].sort()).toEqual(['old-1', 'old-2'])
     expect(report.removedBlocks).toBe(6)
-    for (const a of old1) expect(await exists(blockFile(dir, a.cid))).toBe(false)
-    for (const a of live) expect(await exists(blockFile(dir, a.cid))).toBe(true)
+    for (const a of old1) expect(await store.helia.blockstore.has(a.cid)).toBe(false)
+    for (const a of live) expect(await store.helia.blockstore.has(a.cid)).toBe(true)
     expect((await store.log.listExecutions()).map((h) => h.executionId)).toEqual(['kept', 'live', 'paused', 'recent'])
     expect((await store.verifyExecution('live')).ok).toBe(true)
     expect((await store.verifyExecution('kept')).ok).toBe(true)
@@ -110,12 +105,20 @@ describe('gc', () => {
     const second = await store.gc()
     expect([...second.removedExecutions].sort()).toEqual(['kept', 'recent'])
     expect((await store.log.listExecutions()).map((h) => h.executionId)).toEqual(['live', 'paused'])
-    // Nothing comes back from the journal after a reopen.
+    // Most of the first segment is now deleted: compaction rewrote what lives and unlinked it.
+    for (const bytes of old1Bytes) expect(await onDisk(dir, bytes)).toBe(false)
+    for (const bytes of liveBytes) expect(await onDisk(dir, bytes)).toBe(true)
+    // Nothing comes back after a reopen, from the checkpoint or from a scan of the whole log.
     await store.stop()
     open.splice(0)
-    const reopened = await openStore(dir, identity)
-    open.push(reopened)
-    expect((await reopened.log.listExecutions()).map((h) => h.executionId)).toEqual(['live', 'paused'])
+    for (const checkpoint of [true, false]) {
+      if (!checkpoint) await rm(join(dir, 'log', 'index.ckpt'))
+      const reopened = await openStore(dir, identity)
+      expect((await reopened.log.listExecutions()).map((h) => h.executionId)).toEqual(['live', 'paused'])
+      for (const a of old1) expect(await reopened.helia.blockstore.has(a.cid)).toBe(false)
+      expect((await reopened.verifyExecution('live')).ok).toBe(true)
+      await reopened.stop()
+    }
   })
 
   it('does not remove an execution pinned while gc runs', async () => {
@@ -140,7 +143,36 @@ describe('gc', () => {
     const report = await store.gc()
     expect(report.removedExecutions).toEqual(['archived'])
     expect(report.removedBlocks).toBe(0)
-    for (const a of appended) expect(await exists(blockFile(dir, a.cid))).toBe(true)
+    for (const a of appended) expect(await onDisk(dir, await blockBytes(store, a.cid))).toBe(true)
     await expect(store.gc({ olderThan: -1 })).rejects.toMatchObject({ name: 'InvalidInputError', pointer: '/olderThan' })
+  })
+
+  it('compacts: segments that are mostly deleted are rewritten and unlinked, live blocks kept', async () => {
+    const dir = await temp.make()
+    const identity = testIdentity()
+    const store = await openStore(dir, identity, { segmentBytes: 8 * 1024 })
+    open.push(store)
+    for (let i = 0; i < 30; i++) await run(store, `done-${i}`, 'completed', i)
+    const live = await run(store, 'live', undefined, 100)
+    const doneBytes = await blockBytes(store, (await store.log.head('done-3'))?.cid as CID)
+    const before = await segmentFiles(dir)
+    expect(before.length).toBeGreaterThan(3)
+    const report = await store.gc()
+    expect(report.removedExecutions.length).toBe(30)
+    expect(report.removedBlocks).toBe(90)
+    const after = await segmentFiles(dir)
+    // The sealed segments went; what is left is the live data copied forward and the new tail.
+    expect(after.filter((f) => before.includes(f))).toEqual([])
+    expect(await onDisk(dir, doneBytes)).toBe(false)
+    for (const a of live) expect(await onDisk(dir, await blockBytes(store, a.cid))).toBe(true)
+    expect((await store.verifyExecution('live')).ok).toBe(true)
+    await store.log.append('live', { kind: 'completed' })
+    await store.stop()
+    open.splice(0)
+    await rm(join(dir, 'log', 'index.ckpt'))
+    const reopened = await openStore(dir, identity)
+    open.push(reopened)
+    expect((await reopened.log.listExecutions()).map((h) => [h.executionId, h.status])).toEqual([['live', 'completed']])
+    expect((await collect(reopened.log.entries('live'))).map((e) => e.kind)).toEqual(['started', 'step-completed', 'completed'])
   })
 })

@@ -1,0 +1,622 @@
+import {
+  closeSync,
+  fdatasync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync
+} from 'node:fs'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { CID } from 'multiformats/cid'
+import type { Block } from './codec.js'
+
+/** One atomic group of writes: blocks to add or delete, records (datastore keys) to set or delete. */
+export interface Transaction {
+  readonly blocks: readonly Block[]
+  readonly puts: ReadonlyArray<{ readonly key: string; readonly value: Uint8Array }>
+  readonly deletes?: readonly string[]
+  readonly blockDeletes?: readonly CID[]
+}
+
+/** Where a block's bytes are: a segment and a byte range (file-backed), or the bytes (memory). */
+interface BlockLocation {
+  readonly cid: CID
+  readonly seg: number
+  readonly off: number
+  readonly len: number
+  readonly bytes: Uint8Array | undefined
+}
+
+interface RecordValue {
+  readonly value: Uint8Array
+  readonly seg: number
+}
+
+interface Segment {
+  readonly id: number
+  readonly path: string
+  fd: number | undefined
+  size: number
+  live: number
+}
+
+/** What {@link SegmentLog.open} found. */
+export interface SegmentLogOpenReport {
+  /** Whether an index checkpoint was loaded. */
+  readonly checkpointLoaded: boolean
+  /** Frames scanned after the checkpoint (or from the start without one). */
+  readonly framesScanned: number
+  /** Damaged frames found before a segment's end whose blocks were indexed unchecked. */
+  readonly damagedFrames: number
+}
+
+/** What {@link SegmentLog.compact} did. */
+export interface CompactionReport {
+  /** Segment files unlinked. */
+  readonly segmentsRemoved: number
+  /** Bytes of those files. */
+  readonly bytesReclaimed: number
+  /** Live blocks copied forward. */
+  readonly blocksMoved: number
+}
+
+const FRAME_MAGIC = 0x51464c31 // 'QFL1'
+const FRAME_HEADER = 16
+const CHECKPOINT_MAGIC = 0x51464b31 // 'QFK1'
+const OP_BLOCK = 1
+const OP_PUT = 2
+const OP_DELETE = 3
+const OP_BLOCK_DELETE = 4
+const SEGMENT_SUFFIX = '.seg'
+const CHECKPOINT_FILE = 'index.ckpt'
+/** Compaction rewrites the oldest segments while fewer than this share of their bytes are live. */
+const COMPACT_LIVE_RATIO = 0.5
+/** Compaction copies live blocks forward in frames of about this many bytes. */
+const COMPACT_FRAME_BYTES = 1024 * 1024
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** The index key of a block: its multihash's bytes (as blockstores key blocks), as a latin1 string. */
+export function blockKey(cid: CID): string {
+  const mh = cid.multihash.bytes
+  return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('latin1')
+}
+
+function segmentName(id: number): string {
+  return `${String(id).padStart(10, '0')}${SEGMENT_SUFFIX}`
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Encoded ops of one transaction, with where each block's bytes land inside the frame. */
+interface EncodedFrame {
+  readonly bytes: Buffer
+  /** Offsets of the transaction's block values, relative to the frame start, in `blocks` order. */
+  readonly blockOffsets: number[]
+}
+
+function encodeFrame(tx: Transaction): EncodedFrame {
+  const putKeys = tx.puts.map((p) => encoder.encode(p.key))
+  const deleteKeys = (tx.deletes ?? []).map((k) => encoder.encode(k))
+  const blockDeletes = tx.blockDeletes ?? []
+  let count = 0
+  let length = 4
+  for (const block of tx.blocks) {
+    length += 9 + block.cid.bytes.byteLength + block.bytes.byteLength
+    count++
+  }
+  for (let i = 0; i < tx.puts.length; i++) {
+    length += 9 + (putKeys[i] as Uint8Array).byteLength + (tx.puts[i]?.value.byteLength ?? 0)
+    count++
+  }
+  for (const key of deleteKeys) {
+    length += 9 + key.byteLength
+    count++
+  }
+  for (const cid of blockDeletes) {
+    length += 9 + cid.bytes.byteLength
+    count++
+  }
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + length)
+  let offset = FRAME_HEADER
+  frame.writeUInt32BE(count, offset)
+  offset += 4
+  const blockOffsets: number[] = []
+  const op = (type: number, key: Uint8Array, value: Uint8Array | undefined): number => {
+    frame[offset] = type
+    frame.writeUInt32BE(key.byteLength, offset + 1)
+    frame.set(key, offset + 5)
+    offset += 5 + key.byteLength
+    const valueLength = value?.byteLength ?? 0
+    frame.writeUInt32BE(valueLength, offset)
+    const at = offset + 4
+    if (value !== undefined) frame.set(value, at)
+    offset = at + valueLength
+    return at
+  }
+  for (const block of tx.blocks) blockOffsets.push(op(OP_BLOCK, block.cid.bytes, block.bytes))
+  for (let i = 0; i < tx.puts.length; i++) op(OP_PUT, putKeys[i] as Uint8Array, tx.puts[i]?.value)
+  for (const key of deleteKeys) op(OP_DELETE, key, undefined)
+  for (const cid of blockDeletes) op(OP_BLOCK_DELETE, cid.bytes, undefined)
+  frame.writeUInt32BE(FRAME_MAGIC, 0)
+  frame.writeUInt32BE(length, 4)
+  frame.writeUInt32BE(crc32(frame.subarray(FRAME_HEADER)), 8)
+  frame.writeUInt32BE(crc32(frame.subarray(0, 12)), 12)
+  return { bytes: frame, blockOffsets }
+}
+
+interface ParsedOp {
+  readonly type: number
+  readonly key: Uint8Array
+  /** Offset of the value inside the parsed buffer. */
+  readonly valueOffset: number
+  readonly valueLength: number
+}
+
+/** Parses a frame body's ops; `undefined` when its structure does not hold together. */
+function parseOps(buf: Buffer, start: number, end: number): ParsedOp[] | undefined {
+  if (start + 4 > end) return undefined
+  const count = buf.readUInt32BE(start)
+  let offset = start + 4
+  const ops: ParsedOp[] = []
+  for (let i = 0; i < count; i++) {
+    if (offset + 5 > end) return undefined
+    const type = buf[offset] as number
+    const keyLength = buf.readUInt32BE(offset + 1)
+    const keyStart = offset + 5
+    offset = keyStart + keyLength
+    if (offset + 4 > end) return undefined
+    const valueLength = buf.readUInt32BE(offset)
+    const valueOffset = offset + 4
+    offset = valueOffset + valueLength
+    if (offset > end || type < OP_BLOCK || type > OP_BLOCK_DELETE) return undefined
+    ops.push({ type, key: buf.subarray(keyStart, keyStart + keyLength), valueOffset, valueLength })
+  }
+  return offset === end ? ops : undefined
+}
+
+/** A frame header that holds together: magic, and a checksum over magic, length and body checksum. */
+function headerAt(buf: Buffer, offset: number): { length: number; sum: number } | undefined {
+  if (offset + FRAME_HEADER > buf.byteLength) return undefined
+  if (buf.readUInt32BE(offset) !== FRAME_MAGIC) return undefined
+  if (crc32(buf.subarray(offset, offset + 12)) !== buf.readUInt32BE(offset + 12)) return undefined
+  return { length: buf.readUInt32BE(offset + 4), sum: buf.readUInt32BE(offset + 8) }
+}
+
+/**
+ * The persistence of a state store: an append-only log of checksummed frames in segment files
+ * (`<dir>/<id>.seg`), one frame per transaction, with the block index (CID → segment, offset,
+ * length) and the records (datastore keys: heads, registry heads, Helia's keys) held in memory.
+ * On open it loads the latest index checkpoint (`index.ckpt`) and scans only the frames written
+ * after it; without one it scans every segment. A torn frame at a segment's end is ignored.
+ *
+ * Without a directory (memory mode) the same index holds the bytes themselves.
+ */
+export class SegmentLog {
+  readonly dir: string | undefined
+  private readonly segmentBytes: number
+  private readonly index = new Map<string, BlockLocation>()
+  private readonly records = new Map<string, RecordValue>()
+  private readonly segments = new Map<number, Segment>()
+  private active: Segment | undefined
+  private bytesSinceCheckpoint = 0
+
+  constructor(dir: string | undefined, segmentBytes: number) {
+    this.dir = dir
+    this.segmentBytes = segmentBytes
+  }
+
+  /** Bytes appended since the last index checkpoint. */
+  get uncheckpointedBytes(): number {
+    return this.bytesSinceCheckpoint
+  }
+
+  /** Loads the checkpoint, scans what follows it, and opens a segment for appends. */
+  open(): SegmentLogOpenReport {
+    const dir = this.dir
+    if (dir === undefined) return { checkpointLoaded: false, framesScanned: 0, damagedFrames: 0 }
+    mkdirSync(dir, { recursive: true })
+    const ids = readdirSync(dir)
+      .filter((name) => name.endsWith(SEGMENT_SUFFIX) && /^\d+$/.test(name.slice(0, -SEGMENT_SUFFIX.length)))
+      .map((name) => Number(name.slice(0, -SEGMENT_SUFFIX.length)))
+      .sort((a, b) => a - b)
+    for (const id of ids) {
+      const path = join(dir, segmentName(id))
+      const fd = openSync(path, 'r')
+      const size = fstatSync(fd).size
+      closeSync(fd)
+      this.segments.set(id, { id, path, fd: undefined, size, live: 0 })
+    }
+    const position = this.loadCheckpoint()
+    let framesScanned = 0
+    let damagedFrames = 0
+    let tornTail = false
+    for (const id of ids) {
+      if (position !== undefined && id < position.seg) continue
+      const from = position !== undefined && id === position.seg ? position.off : 0
+      const scan = this.scanSegment(id, from)
+      framesScanned += scan.frames
+      damagedFrames += scan.damaged
+      tornTail = scan.end < (this.segments.get(id)?.size ?? 0)
+    }
+    const last = ids.length === 0 ? undefined : this.segments.get(ids[ids.length - 1] as number)
+    // Never append after a torn tail: a fresh segment keeps the damaged bytes out of new frames.
+    if (last !== undefined && !tornTail && last.size < this.segmentBytes) {
+      last.fd = openSync(last.path, 'a+')
+      this.active = last
+    } else {
+      this.roll()
+    }
+    return { checkpointLoaded: position !== undefined, framesScanned, damagedFrames }
+  }
+
+  /** Encodes transactions as frames and appends them (buffered, not yet durable). */
+  write(txs: readonly Transaction[]): Array<{ tx: Transaction; seg: number; offsets: number[] }> {
+    if (this.dir === undefined) return txs.map((tx) => ({ tx, seg: 0, offsets: [] }))
+    if ((this.active?.size ?? 0) >= this.segmentBytes) this.roll()
+    const active = this.active as Segment
+    const frames = txs.map(encodeFrame)
+    let total = 0
+    for (const frame of frames) total += frame.bytes.byteLength
+    const out = frames.length === 1 ? (frames[0] as EncodedFrame).bytes : Buffer.concat(frames.map((f) => f.bytes), total)
+    let written = 0
+    while (written < out.byteLength) written += writeSync(active.fd as number, out, written, out.byteLength - written)
+    const located: Array<{ tx: Transaction; seg: number; offsets: number[] }> = []
+    let at = active.size
+    for (let i = 0; i < txs.length; i++) {
+      const frame = frames[i] as EncodedFrame
+      located.push({ tx: txs[i] as Transaction, seg: active.id, offsets: frame.blockOffsets.map((o) => at + o) })
+      at += frame.bytes.byteLength
+    }
+    active.size += total
+    this.bytesSinceCheckpoint += total
+    return located
+  }
+
+  /** fdatasyncs the active segment: everything written to it is durable once this resolves. */
+  sync(): Promise<void> {
+    const fd = this.active?.fd
+    if (fd === undefined) return Promise.resolve()
+    return new Promise((resolve, reject) => fdatasync(fd, (err) => (err === null ? resolve() : reject(err))))
+  }
+
+  /** Makes written (or, in memory, given) transactions visible to readers; later writes win. */
+  apply(located: ReadonlyArray<{ tx: Transaction; seg: number; offsets: number[] }>): void {
+    const memory = this.dir === undefined
+    for (const { tx, seg, offsets } of located) {
+      for (let i = 0; i < tx.blocks.length; i++) {
+        const block = tx.blocks[i] as Block
+        this.setBlock(blockKey(block.cid), {
+          cid: block.cid,
+          seg,
+          off: offsets[i] ?? 0,
+          len: block.bytes.byteLength,
+          bytes: memory ? block.bytes : undefined
+        })
+      }
+      for (const put of tx.puts) this.records.set(put.key, { value: put.value, seg })
+      for (const key of tx.deletes ?? []) this.records.delete(key)
+      for (const cid of tx.blockDeletes ?? []) this.deleteBlock(blockKey(cid))
+    }
+  }
+
+  hasBlock(cid: CID): boolean {
+    return this.index.has(blockKey(cid))
+  }
+
+  /** Reads a block's bytes with one positional read, or `undefined` when the log does not hold it. */
+  readBlock(cid: CID): Uint8Array | undefined {
+    const loc = this.index.get(blockKey(cid))
+    if (loc === undefined) return undefined
+    if (loc.bytes !== undefined) return loc.bytes
+    const segment = this.segments.get(loc.seg)
+    if (segment === undefined) return undefined
+    segment.fd ??= openSync(segment.path, 'r')
+    const out = Buffer.allocUnsafe(loc.len)
+    let read = 0
+    while (read < loc.len) {
+      const n = readSync(segment.fd, out, read, loc.len - read, loc.off + read)
+      if (n === 0) break
+      read += n
+    }
+    // A file cut short reads as fewer bytes: the caller's hash check names it.
+    return read === loc.len ? out : out.subarray(0, read)
+  }
+
+  /** Every block the log holds. */
+  *blocks(): Generator<CID> {
+    for (const loc of this.index.values()) yield loc.cid
+  }
+
+  getRecord(key: string): Uint8Array | undefined {
+    return this.records.get(key)?.value
+  }
+
+  hasRecord(key: string): boolean {
+    return this.records.has(key)
+  }
+
+  /** Record keys, sorted. */
+  recordKeys(): string[] {
+    return [...this.records.keys()].sort()
+  }
+
+  /**
+   * Writes the index checkpoint (blocks, records, and the log position they cover) through a
+   * temp file, fsync and rename, so an open scans only what follows it.
+   */
+  checkpoint(): void {
+    const dir = this.dir
+    if (dir === undefined || this.active === undefined) return
+    const parts: Buffer[] = []
+    const head = Buffer.allocUnsafe(20)
+    head.writeUInt32BE(CHECKPOINT_MAGIC, 0)
+    head.writeUInt32BE(this.active.id, 4)
+    head.writeUInt32BE(this.active.size, 8)
+    head.writeUInt32BE(this.index.size, 12)
+    head.writeUInt32BE(this.records.size, 16)
+    parts.push(head)
+    for (const loc of this.index.values()) {
+      const entry = Buffer.allocUnsafe(14 + loc.cid.bytes.byteLength)
+      entry.writeUInt16BE(loc.cid.bytes.byteLength, 0)
+      entry.set(loc.cid.bytes, 2)
+      let o = 2 + loc.cid.bytes.byteLength
+      entry.writeUInt32BE(loc.seg, o)
+      entry.writeUInt32BE(loc.off, o + 4)
+      entry.writeUInt32BE(loc.len, o + 8)
+      o += 12
+      parts.push(entry)
+    }
+    for (const [key, { value, seg }] of this.records) {
+      const keyBytes = encoder.encode(key)
+      const entry = Buffer.allocUnsafe(12 + keyBytes.byteLength + value.byteLength)
+      entry.writeUInt32BE(keyBytes.byteLength, 0)
+      entry.set(keyBytes, 4)
+      entry.writeUInt32BE(seg, 4 + keyBytes.byteLength)
+      entry.writeUInt32BE(value.byteLength, 8 + keyBytes.byteLength)
+      entry.set(value, 12 + keyBytes.byteLength)
+      parts.push(entry)
+    }
+    const body = Buffer.concat(parts)
+    const sum = Buffer.allocUnsafe(4)
+    sum.writeUInt32BE(crc32(body), 0)
+    const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`)
+    const fd = openSync(tmp, 'w')
+    try {
+      writeSync(fd, body)
+      writeSync(fd, sum)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, join(dir, CHECKPOINT_FILE))
+    fsyncDir(dir)
+    this.bytesSinceCheckpoint = 0
+  }
+
+  /**
+   * Rewrites the oldest sealed segments while less than half of their bytes are live: their live
+   * blocks and records are appended anew, made durable, covered by a new checkpoint, and the old
+   * files unlinked. Only a prefix of the log is ever removed, so no tombstone in it can be needed
+   * to hide an older block.
+   */
+  async compact(): Promise<CompactionReport> {
+    const none = { segmentsRemoved: 0, bytesReclaimed: 0, blocksMoved: 0 }
+    if (this.dir === undefined || this.active === undefined) return none
+    // Seal the active segment so that what gc just tombstoned in it can be reclaimed.
+    if (this.active.size > 0) this.roll()
+    const sealed = [...this.segments.values()].filter((s) => s.id !== this.active?.id).sort((a, b) => a.id - b.id)
+    this.recountLive()
+    let size = 0
+    let live = 0
+    let count = 0
+    for (let i = 0; i < sealed.length; i++) {
+      const s = sealed[i] as Segment
+      size += s.size
+      live += s.live
+      if (size > 0 && live / size < COMPACT_LIVE_RATIO) count = i + 1
+    }
+    if (count === 0) return none
+    const victims = new Set(sealed.slice(0, count).map((s) => s.id))
+    const txs: Transaction[] = []
+    let blocks: Block[] = []
+    let frameBytes = 0
+    let blocksMoved = 0
+    for (const loc of [...this.index.values()]) {
+      if (!victims.has(loc.seg)) continue
+      const bytes = this.readBlock(loc.cid)
+      if (bytes === undefined) continue
+      blocks.push({ cid: loc.cid, bytes })
+      blocksMoved++
+      frameBytes += bytes.byteLength
+      if (frameBytes >= COMPACT_FRAME_BYTES) {
+        txs.push({ blocks, puts: [] })
+        blocks = []
+        frameBytes = 0
+      }
+    }
+    const puts: Array<{ key: string; value: Uint8Array }> = []
+    for (const [key, { value, seg }] of this.records) if (victims.has(seg)) puts.push({ key, value })
+    txs.push({ blocks, puts })
+    this.apply(this.write(txs))
+    await this.sync()
+    this.checkpoint()
+    let bytesReclaimed = 0
+    for (const id of victims) {
+      const segment = this.segments.get(id) as Segment
+      if (segment.fd !== undefined) closeSync(segment.fd)
+      unlinkSync(segment.path)
+      bytesReclaimed += segment.size
+      this.segments.delete(id)
+    }
+    fsyncDir(this.dir)
+    return { segmentsRemoved: victims.size, bytesReclaimed, blocksMoved }
+  }
+
+  /** Closes every segment file. */
+  close(): void {
+    for (const segment of this.segments.values()) {
+      if (segment.fd !== undefined) closeSync(segment.fd)
+      segment.fd = undefined
+    }
+    this.active = undefined
+  }
+
+  private setBlock(key: string, loc: BlockLocation): void {
+    this.index.set(key, loc)
+  }
+
+  private deleteBlock(key: string): void {
+    this.index.delete(key)
+  }
+
+  private recountLive(): void {
+    for (const segment of this.segments.values()) segment.live = 0
+    for (const loc of this.index.values()) {
+      const segment = this.segments.get(loc.seg)
+      if (segment !== undefined) segment.live += loc.len
+    }
+    for (const { value, seg } of this.records.values()) {
+      const segment = this.segments.get(seg)
+      if (segment !== undefined) segment.live += value.byteLength
+    }
+  }
+
+  /** Starts a new segment file (and makes its directory entry durable). */
+  private roll(): void {
+    const dir = this.dir as string
+    let id = 1
+    for (const known of this.segments.keys()) id = Math.max(id, known + 1)
+    const path = join(dir, segmentName(id))
+    const fd = openSync(path, 'wx+')
+    fsyncDir(dir)
+    const segment: Segment = { id, path, fd, size: 0, live: 0 }
+    if (this.active?.fd !== undefined) {
+      // Keep the sealed segment open for reads.
+    }
+    this.segments.set(id, segment)
+    this.active = segment
+  }
+
+  /** Indexes the frames of a segment from `from`; returns where the last whole frame ends. */
+  private scanSegment(id: number, from: number): { frames: number; damaged: number; end: number } {
+    const segment = this.segments.get(id) as Segment
+    const buf = readFileSync(segment.path)
+    segment.size = buf.byteLength
+    let offset = from
+    let frames = 0
+    let damaged = 0
+    while (true) {
+      const header = headerAt(buf, offset)
+      if (header === undefined) break
+      const start = offset + FRAME_HEADER
+      const end = start + header.length
+      if (end > buf.byteLength) break
+      const intact = crc32(buf.subarray(start, end)) === header.sum
+      if (!intact) {
+        // Damage before the end (a whole frame follows, or more bytes than a torn write leaves)
+        // is not a torn tail: index the frame's blocks unchecked (reads check every block's hash,
+        // so a damaged one is named there) and skip its records, which nothing else checks.
+        if (end === buf.byteLength || headerAt(buf, end) === undefined) break
+        damaged++
+      }
+      const ops = parseOps(buf, start, end)
+      if (ops === undefined) {
+        if (intact) break
+        offset = end
+        continue
+      }
+      for (const op of ops) {
+        if (op.type === OP_BLOCK) {
+          let cid: CID
+          try {
+            cid = CID.decode(op.key.slice())
+          } catch {
+            continue
+          }
+          this.setBlock(blockKey(cid), { cid, seg: id, off: op.valueOffset, len: op.valueLength, bytes: undefined })
+        } else if (op.type === OP_BLOCK_DELETE) {
+          try {
+            this.deleteBlock(blockKey(CID.decode(op.key.slice())))
+          } catch {
+            // not a CID: nothing to delete
+          }
+        } else if (intact && op.type === OP_PUT) {
+          this.records.set(decoder.decode(op.key), { value: buf.subarray(op.valueOffset, op.valueOffset + op.valueLength), seg: id })
+        } else if (intact && op.type === OP_DELETE) {
+          this.records.delete(decoder.decode(op.key))
+        }
+      }
+      frames++
+      offset = end
+    }
+    if (from < offset) this.bytesSinceCheckpoint += offset - from
+    return { frames, damaged, end: offset }
+  }
+
+  /** Loads `index.ckpt` if it is whole and its segments exist; returns the position it covers. */
+  private loadCheckpoint(): { seg: number; off: number } | undefined {
+    const dir = this.dir as string
+    let buf: Buffer
+    try {
+      buf = readFileSync(join(dir, CHECKPOINT_FILE))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    if (buf.byteLength < 24 || buf.readUInt32BE(0) !== CHECKPOINT_MAGIC) return undefined
+    const body = buf.subarray(0, buf.byteLength - 4)
+    if (crc32(body) !== buf.readUInt32BE(buf.byteLength - 4)) return undefined
+    const seg = body.readUInt32BE(4)
+    const off = body.readUInt32BE(8)
+    const blockCount = body.readUInt32BE(12)
+    const recordCount = body.readUInt32BE(16)
+    const index = new Map<string, BlockLocation>()
+    const records = new Map<string, RecordValue>()
+    let o = 20
+    try {
+      for (let i = 0; i < blockCount; i++) {
+        const cidLength = body.readUInt16BE(o)
+        const cid = CID.decode(body.subarray(o + 2, o + 2 + cidLength))
+        o += 2 + cidLength
+        const loc = { cid, seg: body.readUInt32BE(o), off: body.readUInt32BE(o + 4), len: body.readUInt32BE(o + 8), bytes: undefined }
+        o += 12
+        index.set(blockKey(cid), loc)
+      }
+      for (let i = 0; i < recordCount; i++) {
+        const keyLength = body.readUInt32BE(o)
+        const key = decoder.decode(body.subarray(o + 4, o + 4 + keyLength))
+        o += 4 + keyLength
+        const recordSeg = body.readUInt32BE(o)
+        const valueLength = body.readUInt32BE(o + 4)
+        records.set(key, { value: body.subarray(o + 8, o + 8 + valueLength), seg: recordSeg })
+        o += 8 + valueLength
+      }
+    } catch {
+      return undefined
+    }
+    if (o !== body.byteLength) return undefined
+    // A checkpoint naming a segment that is gone (removed by hand) cannot be trusted: rescan all.
+    const position = this.segments.get(seg)
+    if (position === undefined || position.size < off) return undefined
+    for (const loc of index.values()) if (!this.segments.has(loc.seg)) return undefined
+    for (const [key, loc] of index) this.index.set(key, loc)
+    for (const [key, value] of records) this.records.set(key, value)
+    return { seg, off }
+  }
+}
