@@ -67,3 +67,16 @@ export class InvalidFlowFileError extends Error {
     this.report = report
   }
 }
+
+/** Thrown when `--input` (inline, `@file` or `@-`) cannot be read or is not JSON. */
+export class InputError extends Error {
+  static override readonly name = 'InputError'
+  override readonly name = 'InputError'
+  /** Where the input came from: `--input`, a file path, or standard input. */
+  readonly path: string
+
+  constructor(path: string, message = `The input in ${path} is not JSON`) {
+    super(message)
+    this.path = path
+  }
+}

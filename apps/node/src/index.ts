@@ -1,6 +1,9 @@
 /**
- * The Qflow node. For now, the `qflow` command line: validate, hash, sign, verify and diff flow
- * documents, and make signing keys. Run it as `qflow …`, or in-process with {@link runCli}.
+ * The Qflow node: {@link createQflowNode} composes the engine over embedded defaults (a data
+ * directory, a generated node and admin identity, the state store, Qlock, Qonsent, Qindex and
+ * Qerberos), and the `qflow` command line runs flows on it, inspects and resumes executions, and
+ * validates, hashes, signs, verifies and diffs flow documents. Run it as `qflow …`, or in-process
+ * with {@link runCli}.
  *
  * @example
  * ```ts
@@ -22,10 +25,25 @@
  */
 export { leafChanges } from './commands/diff.js'
 export { DEBUG_ENV, ExitCode, type ExitCodeValue, FLOW_FILE_EXTENSIONS, KEY_FILE_MODE } from './constants.js'
-export { FlowFileError, InvalidFlowFileError, KeyFileError, OutputFileError } from './errors.js'
+export { FlowFileError, InputError, InvalidFlowFileError, KeyFileError, OutputFileError } from './errors.js'
 export { collectFlowFiles, type FlowFileFormat, type FlowSource, formatFromPath, formatFromText, readFlowSource } from './files.js'
 export { checkFlowSource, type FlowFileReport, type LoadedFlowFile, type LocatedProblem, loadFlowFile, type ProblemSeverity } from './flow-file.js'
 export { type CliIo, processIo } from './io.js'
+export type { QflowNodeConfig } from './node/config.js'
+export {
+  ADMIN_IDENTITY_LABEL,
+  ALLOW_PRIVATE_NETWORKS_ENV,
+  DATA_DIR_ENV,
+  DATA_DIR_LAYOUT,
+  DEFAULT_AUDIENCE,
+  DEFAULT_DATA_DIR,
+  DEFAULT_DURABILITY,
+  NODE_IDENTITY_LABEL,
+  OPERATION_TOKEN_TTL_MS,
+  PASSPHRASE_ENV
+} from './node/constants.js'
+export { DataDirCorruptError, DataDirLockedError, NodeConfigError, NodeNotStartedError, NodePassphraseError } from './node/errors.js'
+export { ADMIN_GRANT_ID, createQflowNode, type OperationActor, type QflowNode, type QflowNodeParts } from './node/node.js'
 export { type PointerLocator, pointerLocator, pointerSegments, type SourcePosition } from './locate.js'
 export { createOutput, type Output, renderTable, type TableOptions } from './output.js'
 export { buildProgram, type CommandContext, type CommandOutcome, runCli } from './program.js'

@@ -15,6 +15,8 @@ export interface CliIo {
   cwd: string
   /** Environment variables (`QFLOW_DEBUG`). */
   env: Readonly<Record<string, string | undefined>>
+  /** Whether standard error is a terminal (progress lines are shown only then, unless asked for). */
+  stderrIsTTY?: boolean
 }
 
 /** The {@link CliIo} of the running process. */
@@ -28,6 +30,7 @@ export function processIo(): CliIo {
     },
     readStdin: () => text(process.stdin),
     cwd: process.cwd(),
-    env: process.env
+    env: process.env,
+    stderrIsTTY: process.stderr.isTTY === true
   }
 }

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { registerFlowCommands } from './commands/flow.js'
+import { registerExecCommands } from './commands/exec.js'
+import { registerFlowStoreCommands } from './commands/flow-store.js'
 import { registerKeyCommands } from './commands/key.js'
+import { registerResumeCommand } from './commands/resume.js'
+import { registerRunCommand } from './commands/run.js'
 import { DEBUG_ENV, ExitCode, type ExitCodeValue } from './constants.js'
 import type { CliIo } from './io.js'
 import { createOutput, type Output } from './output.js'
@@ -41,7 +45,7 @@ function packageVersion(): string {
 export function buildProgram(io: CliIo, outcome: CommandOutcome = { exitCode: ExitCode.ok }): Command {
   const program = new Command('qflow')
   program
-    .description('Qflow: validate, hash, sign, verify and diff decentralized workflow definitions.')
+    .description('Qflow: run decentralized workflows on an embedded node, inspect and resume their executions, and validate, hash, sign, verify and diff flow definitions.')
     .version(packageVersion(), '-V, --version', 'print the qflow version')
     .option('--json', 'print results as JSON for scripts instead of text for people')
     .option('--verbose', `print stack traces with errors (also: ${DEBUG_ENV}=1)`)
@@ -60,10 +64,15 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome = { exitCode: Ex
       `
 Exit codes:
   0  success
-  1  invalid input: a bad flow, a bad signature, an unreadable file or key
+  1  failure: an execution that failed, a broken log, a bad flow, a bad signature, an
+     unreadable file or key, a data directory in use
   2  usage error: unknown command or option, missing argument
 
 Examples:
+  $ qflow run flow.yaml --input '{"name":"Ada"}'
+  $ qflow exec list --status running
+  $ qflow exec logs exec-1f0c…
+  $ qflow resume
   $ qflow flow validate examples/flows
   $ qflow key generate --out me.pem
   $ qflow flow sign flow.yaml --key me.pem --out flow.signed.yaml
@@ -76,7 +85,12 @@ Examples:
     outcome,
     output: (command) => createOutput(io, (command.optsWithGlobals() as GlobalOptions).json === true)
   }
+  registerRunCommand(program, context)
+  registerResumeCommand(program, context)
+  registerExecCommands(program, context)
   registerFlowCommands(program, context)
+  const flow = program.commands.find((c) => c.name() === 'flow')
+  if (flow !== undefined) registerFlowStoreCommands(flow, context)
   registerKeyCommands(program, context)
   return program
 }

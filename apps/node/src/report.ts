@@ -11,7 +11,19 @@ export const EXPECTED_ERRORS: ReadonlySet<string> = new Set([
   'FlowValidationError',
   'FlowSignatureError',
   'DidKeyError',
-  'SigningKeyError'
+  'SigningKeyError',
+  'InputError',
+  'DataDirLockedError',
+  'DataDirCorruptError',
+  'NodePassphraseError',
+  'NodeConfigError',
+  'UnknownExecutionError',
+  'ExecutionNotFoundError',
+  'FlowReferenceError',
+  'FlowNotFoundError',
+  'LogIntegrityError',
+  'InvalidInputError',
+  'PipelineHaltedError'
 ])
 
 /** Whether an error comes from bad input (by its `name`) rather than from a defect. */
@@ -37,7 +49,7 @@ export function formatReportProblems(report: FlowFileReport): string[] {
 export function describeError(err: unknown): { message: string; details: Record<string, unknown> } {
   if (!(err instanceof Error)) return { message: String(err), details: {} }
   const details: Record<string, unknown> = { name: err.name }
-  for (const field of ['path', 'reason', 'signer', 'line', 'column', 'code'] as const) {
+  for (const field of ['path', 'reason', 'signer', 'line', 'column', 'code', 'dataDir', 'pid', 'executionId', 'seq', 'option', 'ref'] as const) {
     const value = (err as unknown as Record<string, unknown>)[field]
     if (value !== undefined) details[field] = value
   }

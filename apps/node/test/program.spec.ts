@@ -52,11 +52,14 @@ describe('buildProgram', () => {
     expect(outcome.exitCode).toBe(ExitCode.invalid)
   })
 
-  it('has the flow and key command groups with their commands', () => {
+  it('has the run, resume, exec, flow and key commands with their subcommands', () => {
     const program = buildProgram(memoryIo(REPO_ROOT))
     const names = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())])
     expect(names).toEqual([
-      ['flow', ['validate', 'hash', 'sign', 'verify', 'diff']],
+      ['run', []],
+      ['resume', []],
+      ['exec', ['list', 'status', 'logs', 'verify']],
+      ['flow', ['validate', 'hash', 'sign', 'verify', 'diff', 'history', 'rollback']],
       ['key', ['generate', 'did']]
     ])
   })

@@ -1,0 +1,192 @@
+import type { LogEntry } from '@qflow/state'
+import { type Command, Option } from 'commander'
+import { ExitCode } from '../constants.js'
+import { renderTable } from '../output.js'
+import type { CommandContext } from '../program.js'
+import { formatDuration, summarize } from './execution-view.js'
+import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
+
+interface ListOptions extends NodeCommandOptions {
+  status?: 'running' | 'paused' | 'completed' | 'failed' | 'aborted'
+}
+
+/** A log entry as `exec logs --json` prints it. */
+function entryJson(entry: LogEntry): Record<string, unknown> {
+  return {
+    seq: entry.seq,
+    cid: entry.cid.toString(),
+    prev: entry.prev === null ? null : entry.prev.toString(),
+    ts: entry.ts,
+    kind: entry.kind,
+    ...(entry.stepId === undefined ? {} : { stepId: entry.stepId }),
+    ...(entry.attempt === undefined ? {} : { attempt: entry.attempt }),
+    actor: entry.actor,
+    subnet: entry.subnet,
+    payload: entry.payload
+  }
+}
+
+function iso(ts: number): string {
+  return new Date(ts).toISOString()
+}
+
+/** Adds `qflow exec …`: list, inspect, read and verify executions in the data directory. */
+export function registerExecCommands(program: Command, context: CommandContext): void {
+  const exec = program
+    .command('exec')
+    .description('list, inspect, read and verify the executions kept in the data directory')
+    .addHelpText(
+      'after',
+      `
+These commands read the data directory without running anything; they need it to themselves
+(stop a "qflow run" or "qflow resume" on the same directory first).
+
+Examples:
+  $ qflow exec list --status failed
+  $ qflow exec status exec-1f0c…
+  $ qflow --json exec logs exec-1f0c… | jq '.entries[] | select(.kind == "step-completed")'
+  $ qflow exec verify exec-1f0c…`
+    )
+
+  const readOnly = (options: NodeCommandOptions) => nodeConfig(options, context.io, { recover: false })
+
+  addNodeOptions(
+    exec
+      .command('list')
+      .description('list executions: id, status, flow, start and last change')
+      .addOption(new Option('-s, --status <status>', 'only executions with this status').choices(['running', 'paused', 'completed', 'failed', 'aborted']))
+  )
+    .addHelpText('after', `${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec list\n  $ qflow exec list --status paused\n  $ qflow --json exec list | jq -r '.[].executionId'`)
+    .action(async (options: ListOptions, command: Command) => {
+      const output = context.output(command)
+      await withNode(readOnly(options), async (node) => {
+        const { store } = node.parts
+        const heads = await store.log.listExecutions(options.status === undefined ? {} : { status: options.status })
+        const rows: Record<string, unknown>[] = []
+        for (const head of heads) {
+          let flow: { flowId?: string; flowVersion?: string } = {}
+          for await (const entry of store.log.entries(head.executionId)) {
+            flow = (entry.payload ?? {}) as typeof flow
+            break
+          }
+          rows.push({
+            executionId: head.executionId,
+            status: head.status,
+            flowId: flow.flowId ?? null,
+            flowVersion: flow.flowVersion ?? null,
+            entries: head.seq + 1,
+            startedAt: head.startedAt,
+            updatedAt: head.updatedAt
+          })
+        }
+        rows.sort((a, b) => (a.startedAt as number) - (b.startedAt as number))
+        output.result(rows, () =>
+          rows.length === 0
+            ? 'no executions'
+            : renderTable(
+                ['EXECUTION', 'STATUS', 'FLOW', 'ENTRIES', 'STARTED', 'UPDATED'],
+                rows.map((r) => [
+                  String(r.executionId),
+                  String(r.status),
+                  r.flowId === null ? '-' : `${String(r.flowId)}@${String(r.flowVersion)}`,
+                  String(r.entries),
+                  iso(r.startedAt as number),
+                  iso(r.updatedAt as number)
+                ]),
+                { alignRight: [3] }
+              )
+        )
+      })
+    })
+
+  addNodeOptions(exec.command('status').description('show an execution: status, flow, and every step with its status, attempt and duration').argument('<id>', 'execution id'))
+    .addHelpText('after', `${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec status exec-1f0c…\n  $ qflow --json exec status exec-1f0c… | jq .steps`)
+    .action(async (id: string, options: NodeCommandOptions, command: Command) => {
+      const output = context.output(command)
+      await withNode(readOnly(options), async (node) => {
+        const state = await node.parts.engine.state(id)
+        const steps = Object.entries(state.steps).map(([stepId, record]) => ({
+          stepId,
+          status: record.status,
+          attempt: record.attempt,
+          durationMs: record.endedAt === undefined ? null : record.endedAt - record.startedAt,
+          ...(record.error === undefined ? {} : { error: record.error })
+        }))
+        const value = {
+          executionId: state.id,
+          status: state.status,
+          flowId: state.flowId,
+          flowVersion: state.flowVersion,
+          flowHash: state.flowHash,
+          actor: state.actor,
+          startedAt: state.startedAt,
+          updatedAt: state.updatedAt,
+          ...(state.pausedReason === undefined ? {} : { pausedReason: state.pausedReason }),
+          ...(state.output === undefined ? {} : { output: state.output }),
+          ...(state.error === undefined ? {} : { error: state.error }),
+          steps
+        }
+        output.result(value, () => {
+          const lines = [
+            `execution  ${state.id}`,
+            `status     ${state.status}${state.pausedReason === undefined ? '' : ` (${state.pausedReason})`}`,
+            `flow       ${state.flowId}@${state.flowVersion} (${state.flowHash})`,
+            `started    ${iso(state.startedAt)}, last change ${iso(state.updatedAt)}`
+          ]
+          if (state.error !== undefined) lines.push(`error      ${state.error.name}: ${state.error.message}`)
+          if (state.output !== undefined) lines.push(`output     ${summarize(state.output, 100)}`)
+          lines.push('')
+          lines.push(
+            renderTable(
+              ['STEP', 'STATUS', 'ATTEMPT', 'DURATION'],
+              steps.map((s) => [s.stepId, s.status, String(s.attempt), s.durationMs === null ? '-' : formatDuration(s.durationMs)]),
+              { alignRight: [2, 3] }
+            )
+          )
+          return lines.join('\n')
+        })
+      })
+    })
+
+  addNodeOptions(exec.command('logs').description("print an execution's log entries: seq, time, kind, step, attempt and a payload summary").argument('<id>', 'execution id'))
+    .addHelpText('after', `\nWith --json every entry is printed in full (cid, prev, actor, decrypted payload).\n${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec logs exec-1f0c…\n  $ qflow --json exec logs exec-1f0c… | jq '.entries | length'`)
+    .action(async (id: string, options: NodeCommandOptions, command: Command) => {
+      const output = context.output(command)
+      await withNode(readOnly(options), async (node) => {
+        const entries: LogEntry[] = []
+        for await (const entry of node.parts.store.log.entries(id)) entries.push(entry)
+        output.result({ executionId: id, entries: entries.map(entryJson) }, () =>
+          renderTable(
+            ['SEQ', 'TIME', 'KIND', 'STEP', 'ATTEMPT', 'PAYLOAD'],
+            entries.map((e) => [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload)]),
+            { alignRight: [0, 4] }
+          )
+        )
+      })
+    })
+
+  addNodeOptions(
+    exec.command('verify').description("check an execution's log: every block's hash, links, sequence, signature and decryption").argument('<id>', 'execution id')
+  )
+    .addHelpText(
+      'after',
+      `\nExit code 1 when the log is broken; the message names the first broken entry's seq and why\n(missing-block, bad-cid, malformed-entry, bad-link, seq-gap, bad-signature, decrypt-failed).\n${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec verify exec-1f0c…\n  $ qflow --json exec verify exec-1f0c… | jq .ok`
+    )
+    .action(async (id: string, options: NodeCommandOptions, command: Command) => {
+      const output = context.output(command)
+      await withNode(readOnly(options), async (node) => {
+        const report = await node.parts.store.verifyExecution(id)
+        if (report.ok) {
+          output.result({ ok: true, executionId: id, entries: report.entries, head: report.head.toString() }, () => `ok: ${id}: ${report.entries} entries verified`)
+          return
+        }
+        const problems = report.problems.map((p) => ({ seq: p.seq, reason: p.reason, cid: p.cid ?? null, message: p.message }))
+        const first = report.error
+        output.result({ ok: false, executionId: id, error: { seq: first.seq, reason: first.reason, cid: first.cid ?? null, message: first.message }, problems }, () =>
+          problems.map((p) => `entry ${p.seq}: ${p.reason}${p.cid === null ? '' : ` (${p.cid})`}`).join('\n')
+        )
+        output.error(`${id}: entry ${first.seq} is broken: ${first.reason}`, { executionId: id, seq: first.seq, reason: first.reason })
+        context.outcome.exitCode = ExitCode.invalid
+      })
+    })
+}

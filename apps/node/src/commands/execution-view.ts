@@ -1,0 +1,78 @@
+import type { ExecutionResult, ExecutionState } from '@qflow/scheduler'
+import { InputError } from '../errors.js'
+import type { CliIo } from '../io.js'
+
+/** Milliseconds as people read them: `840ms`, `2.4s`, `3m12s`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-'
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  const minutes = Math.floor(ms / 60_000)
+  return `${minutes}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`
+}
+
+/** A value as one short line (JSON, cut to `max` characters). */
+export function summarize(value: unknown, max = 60): string {
+  let text: string
+  try {
+    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)) ?? 'null'
+  } catch {
+    text = String(value)
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+/** Steps that have ended (succeeded, failed or cancelled) out of those the flow has. */
+export function stepProgress(state: ExecutionState, total: number): { done: number; total: number; current: string[] } {
+  let done = 0
+  for (const record of Object.values(state.steps)) if (record.status === 'succeeded' || record.status === 'failed' || record.status === 'cancelled') done++
+  const current = Object.values(state.tokens)
+    .filter((t) => t.state === 'running' || t.state === 'waiting' || t.state === 'retry-wait' || t.state === 'ready')
+    .map((t) => t.stepId)
+  return { done, total, current }
+}
+
+/**
+ * Whether an unfinished execution can only move on when an event arrives: every path that is not
+ * joining waits on an `event-trigger` step (a delay or a retry will move on by itself).
+ */
+export function waitsForEvents(state: ExecutionState): boolean {
+  const tokens = Object.values(state.tokens).filter((t) => t.state !== 'joining')
+  if (tokens.length === 0) return false
+  return tokens.every((t) => t.state === 'waiting' && state.steps[t.stepId]?.wait !== undefined)
+}
+
+/** An execution result for people: status, then the output or the error. */
+export function describeResult(result: ExecutionResult): string {
+  if (result.status === 'completed') return JSON.stringify(result.output ?? null, null, 2)
+  const error = result.error
+  if (error === undefined) return `${result.status}`
+  const at = error.stepId === undefined ? '' : ` at step ${error.stepId}`
+  return `${result.status}${at}: ${error.name}: ${error.message}`
+}
+
+/** Parses `--input`: inline JSON, `@file` (JSON read from a file) or `@-` (standard input). */
+export async function parseInput(raw: string | undefined, io: CliIo): Promise<unknown> {
+  if (raw === undefined) return {}
+  let text = raw
+  let where = '--input'
+  if (raw.startsWith('@')) {
+    const path = raw.slice(1)
+    where = path === '-' ? 'standard input' : path
+    if (path === '-') text = await io.readStdin()
+    else {
+      const { readFile } = await import('node:fs/promises')
+      const { resolve } = await import('node:path')
+      try {
+        text = await readFile(resolve(io.cwd, path), 'utf8')
+      } catch (err) {
+        throw new InputError(where, `Cannot read the input file ${path}: ${(err as Error).message}`)
+      }
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new InputError(where, `The input in ${where} is not JSON: ${(err as Error).message}`)
+  }
+}

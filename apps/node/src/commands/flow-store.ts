@@ -1,0 +1,71 @@
+import type { FlowVersion } from '@qflow/state'
+import { type Command, InvalidArgumentError } from 'commander'
+import { renderTable } from '../output.js'
+import type { CommandContext } from '../program.js'
+import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
+
+function versionJson(v: FlowVersion): Record<string, unknown> {
+  return {
+    flowId: v.flowId,
+    revision: v.revision,
+    action: v.action,
+    flowVersion: v.flowVersion,
+    flowHash: v.flowHash,
+    archived: v.archived,
+    ...(v.rolledBackTo === undefined ? {} : { rolledBackTo: v.rolledBackTo }),
+    cid: v.cid.toString(),
+    actor: v.actor,
+    ts: v.ts
+  }
+}
+
+function parseRevision(value: string): number {
+  const n = Number(value)
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('a revision is a whole number from 1')
+  return n
+}
+
+/** Adds `qflow flow history` and `qflow flow rollback` to the `flow` group: the stored revisions of a flow. */
+export function registerFlowStoreCommands(flow: Command, context: CommandContext): void {
+  const readOnly = (options: NodeCommandOptions) => nodeConfig(options, context.io, { recover: false })
+
+  addNodeOptions(flow.command('history').description("list a stored flow's revisions, newest first").argument('<id>', 'flow id'))
+    .addHelpText('after', `${NODE_ENV_HELP}\n\nExamples:\n  $ qflow flow history invoice-approval\n  $ qflow --json flow history invoice-approval | jq '.[0].flowHash'`)
+    .action(async (id: string, options: NodeCommandOptions, command: Command) => {
+      const output = context.output(command)
+      await withNode(readOnly(options), async (node) => {
+        const versions: FlowVersion[] = []
+        for await (const v of node.parts.store.flows.history(id)) versions.push(v)
+        output.result(versions.map(versionJson), () =>
+          renderTable(
+            ['REVISION', 'ACTION', 'VERSION', 'HASH', 'ARCHIVED', 'TIME'],
+            versions.map((v) => [
+              String(v.revision),
+              v.rolledBackTo === undefined ? v.action : `${v.action} to ${v.rolledBackTo}`,
+              v.flowVersion,
+              v.flowHash,
+              v.archived ? 'yes' : 'no',
+              new Date(v.ts).toISOString()
+            ]),
+            { alignRight: [0] }
+          )
+        )
+      })
+    })
+
+  addNodeOptions(
+    flow
+      .command('rollback')
+      .description('make an earlier revision of a stored flow current again (recorded as a new revision)')
+      .argument('<id>', 'flow id')
+      .argument('<revision>', 'the revision whose document becomes current', parseRevision)
+  )
+    .addHelpText('after', `${NODE_ENV_HELP}\n\nExamples:\n  $ qflow flow rollback invoice-approval 1\n  $ qflow --json flow rollback invoice-approval 2 | jq .revision`)
+    .action(async (id: string, revision: number, options: NodeCommandOptions, command: Command) => {
+      const output = context.output(command)
+      await withNode(readOnly(options), async (node) => {
+        const v = await node.parts.store.flows.rollback(id, revision)
+        output.result(versionJson(v), () => `${id}: revision ${v.revision} restores revision ${revision} (version ${v.flowVersion}, ${v.flowHash})`)
+      })
+    })
+}
