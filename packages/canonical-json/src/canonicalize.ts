@@ -8,29 +8,30 @@ export interface CanonicalizeOptions {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+/** Characters that JSON escapes, and surrogates (which must come in pairs). */
+const NEEDS_CARE = /["\\\u0000-\u001f\uD800-\uDFFF]/
 
-const encoder = new TextEncoder()
-
-function escapePointer(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1')
+function pointerOf(path: readonly string[]): string {
+  return path.length === 0 ? '' : `/${path.map((key) => key.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`
 }
 
-function serializeString(value: string, pointer: () => string): string {
+function serializeString(value: string, path: readonly string[]): string {
+  // Most strings (ids, names, expressions) need no escaping: quote them as they are.
+  if (!NEEDS_CARE.test(value)) return `"${value}"`
   if (LONE_SURROGATE.test(value)) {
-    throw new CanonicalizationError('String holds a lone UTF-16 surrogate', pointer())
+    throw new CanonicalizationError('String holds a lone UTF-16 surrogate', pointerOf(path))
   }
   // ECMAScript's JSON string serialization is exactly the one RFC 8785 §3.2.2.2 prescribes.
   return JSON.stringify(value)
 }
 
 function serialize(value: unknown, depth: number, maxDepth: number, path: string[]): string {
-  const pointer = (): string => (path.length === 0 ? '' : `/${path.map(escapePointer).join('/')}`)
   switch (typeof value) {
     case 'string':
-      return serializeString(value, pointer)
+      return serializeString(value, path)
     case 'number':
       if (!Number.isFinite(value)) {
-        throw new CanonicalizationError('Number is not finite', pointer())
+        throw new CanonicalizationError('Number is not finite', pointerOf(path))
       }
       // RFC 8785 §3.2.2.3: the ECMAScript Number-to-String algorithm (-0 becomes 0).
       return value === 0 ? '0' : String(value)
@@ -39,15 +40,11 @@ function serialize(value: unknown, depth: number, maxDepth: number, path: string
     case 'object':
       break
     default:
-      throw new CanonicalizationError(`A ${typeof value} has no JSON form`, pointer())
+      throw new CanonicalizationError(`A ${typeof value} has no JSON form`, pointerOf(path))
   }
   if (value === null) return 'null'
   if (depth >= maxDepth) {
-    throw new CanonicalizationError(`Nesting deeper than ${maxDepth} (or a cycle)`, pointer())
-  }
-  const toJSON = (value as { toJSON?: unknown }).toJSON
-  if (typeof toJSON === 'function') {
-    return serialize(toJSON.call(value), depth, maxDepth, path)
+    throw new CanonicalizationError(`Nesting deeper than ${maxDepth} (or a cycle)`, pointerOf(path))
   }
   if (Array.isArray(value)) {
     let out = '['
@@ -59,8 +56,12 @@ function serialize(value: unknown, depth: number, maxDepth: number, path: string
     }
     return `${out}]`
   }
+  const toJSON = (value as { toJSON?: unknown }).toJSON
+  if (typeof toJSON === 'function') {
+    return serialize(toJSON.call(value), depth, maxDepth, path)
+  }
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Map || value instanceof Set) {
-    throw new CanonicalizationError('Binary data, maps and sets have no JSON form', pointer())
+    throw new CanonicalizationError('Binary data, maps and sets have no JSON form', pointerOf(path))
   }
   const record = value as Record<string, unknown>
   // RFC 8785 §3.2.3: properties sorted by their names' UTF-16 code units, which is what the
@@ -74,7 +75,7 @@ function serialize(value: unknown, depth: number, maxDepth: number, path: string
     if (!first) out += ','
     first = false
     path.push(key)
-    out += serializeString(key, pointer)
+    out += serializeString(key, path)
     out += ':'
     out += serialize(member, depth + 1, maxDepth, path)
     path.pop()
@@ -95,5 +96,6 @@ export function canonicalize(value: unknown, options: CanonicalizeOptions = {}):
 
 /** The UTF-8 bytes of {@link canonicalize}'s output: what Qflow hashes and signs. */
 export function canonicalBytes(value: unknown, options: CanonicalizeOptions = {}): Uint8Array {
-  return encoder.encode(canonicalize(value, options))
+  // Buffer's UTF-8 encoder is several times faster than TextEncoder on Node for kilobyte strings.
+  return Buffer.from(canonicalize(value, options), 'utf8')
 }

@@ -76,6 +76,18 @@ describe('canonicalize', () => {
     )
   })
 
+  it('quotes strings exactly as JSON.stringify does, with or without characters to escape', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })), (text) => {
+        // lone surrogates are refused (tested above); every well-formed string must match
+        if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) return
+        expect(canonicalize(text)).toBe(JSON.stringify(text))
+        expect(canonicalize({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
   it('gives UTF-8 bytes', () => {
     expect(Array.from(canonicalBytes({ '€': 1 }))).toEqual(Array.from(Buffer.from('{"€":1}', 'utf8')))
   })
