@@ -233,7 +233,8 @@ function advance(state: ExecutionState, graph: FlowGraph, t: TokenRecord, from: 
     t.state = 'ready'
     return
   }
-  const failed = outcome === 'failure'
+  // A path that ends on a failure or an unhandled timeout fails; any other end is a success.
+  const failed = outcome === 'failure' || outcome === 'timeout'
   endToken(state, graph, t, !failed, value, at)
 }
 
