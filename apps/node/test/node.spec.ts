@@ -230,7 +230,8 @@ describe('qflow run, exec, flow history and resume on the embedded node', () => 
       const content = await readFile(file)
       let at = content.indexOf(needle)
       while (at >= 0) {
-        content[at + Math.floor(needle.length / 2)] ^= 0xff
+        const middle = at + Math.floor(needle.length / 2)
+        content[middle] = (content[middle] ?? 0) ^ 0xff
         flipped++
         at = content.indexOf(needle, at + needle.length)
       }
