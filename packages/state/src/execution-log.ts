@@ -2,7 +2,7 @@ import type { Helia } from '@helia/interface'
 import type { IdentityVerifier, Qlock, Signer } from '@qflow/pipeline'
 import { Key } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
-import { bytesMatchCid, canonicalBlockBytes, decodeBlock, encodeBlock } from './codec.js'
+import { bytesMatchCid, canonicalBlockBytes, decodeBlock, signableBlock } from './codec.js'
 import { HEADS_PREFIX, LOG_ENTRY_VERSION } from './constants.js'
 import {
   assertAppendInput,
@@ -326,8 +326,8 @@ export class HashLinkedExecutionLog implements ExecutionLog {
       actor: this.ctx.signer.did,
       ts
     }
-    const signature = await this.ctx.signer.sign(canonicalBlockBytes(unsigned))
-    const block = encodeBlock({ ...unsigned, signature })
+    const signable = signableBlock(unsigned)
+    const block = signable.withSignature(await this.ctx.signer.sign(signable.bytes))
     const status = nextStatus(tip?.status, input.kind)
     const next: ExecutionHead = {
       executionId,

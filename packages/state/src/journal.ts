@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { StoreFailedError, StoreNotStartedError } from './errors.js'
 import type { CompactionReport, SegmentLog, Transaction } from './segment-log.js'
 
@@ -16,6 +17,8 @@ export interface CommitJournalInit {
 
 interface Pending {
   readonly tx: Transaction
+  /** When it was queued (performance.now()). */
+  readonly at: number
   readonly resolve: () => void
   readonly reject: (err: unknown) => void
 }
@@ -53,7 +56,7 @@ export class CommitJournal {
     if (this.failure !== undefined) return Promise.reject(new StoreFailedError(this.failure))
     if (this.closing) return Promise.reject(new StoreNotStartedError())
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ tx, resolve, reject })
+      this.queue.push({ tx, at: performance.now(), resolve, reject })
       if (this.queue.length >= this.batchMaxEntries) this.wake?.()
       this.kick()
     })
@@ -108,9 +111,12 @@ export class CommitJournal {
     // Let the commits of this tick queue up before the first batch is cut.
     await Promise.resolve()
     while (this.queue.length > 0) {
-      if (this.batchDelayMs > 0 && this.queue.length < this.batchMaxEntries && !this.closing) {
+      // The window runs from the oldest queued commit: commits that queued up during the previous
+      // batch's fdatasync have waited already and go at once.
+      const wait = this.batchDelayMs - (performance.now() - (this.queue[0] as Pending).at)
+      if (wait >= 1 && this.queue.length < this.batchMaxEntries && !this.closing) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.batchDelayMs)
+          const timer = setTimeout(resolve, wait)
           this.wake = () => {
             clearTimeout(timer)
             resolve()

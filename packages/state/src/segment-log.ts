@@ -10,7 +10,8 @@ import {
   readSync,
   renameSync,
   unlinkSync,
-  writeSync
+  writeSync,
+  writevSync
 } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
@@ -273,9 +274,24 @@ export class SegmentLog {
     const frames = txs.map(encodeFrame)
     let total = 0
     for (const frame of frames) total += frame.bytes.byteLength
-    const out = frames.length === 1 ? (frames[0] as EncodedFrame).bytes : Buffer.concat(frames.map((f) => f.bytes), total)
-    let written = 0
-    while (written < out.byteLength) written += writeSync(active.fd as number, out, written, out.byteLength - written)
+    // One gathered write for the whole batch, without copying the frames into one buffer first.
+    let buffers = frames.map((f) => f.bytes)
+    let left = total
+    while (left > 0) {
+      let written = writevSync(active.fd as number, buffers)
+      left -= written
+      if (left === 0) break
+      // A short write: drop what went out and go on with the rest.
+      const rest: Buffer[] = []
+      for (const b of buffers) {
+        if (written >= b.byteLength) written -= b.byteLength
+        else {
+          rest.push(written > 0 ? b.subarray(written) : b)
+          written = 0
+        }
+      }
+      buffers = rest
+    }
     const located: Array<{ tx: Transaction; seg: number; offsets: number[] }> = []
     let at = active.size
     for (let i = 0; i < txs.length; i++) {

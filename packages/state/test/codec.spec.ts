@@ -2,7 +2,7 @@ import * as dagJson from '@ipld/dag-json'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
-import { bytesMatchCid, canonicalBlockBytes, decodeBlock, encodeBlock } from '../src/codec.js'
+import { bytesMatchCid, canonicalBlockBytes, decodeBlock, encodeBlock, signableBlock } from '../src/codec.js'
 
 const cid = CID.parse('bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea')
 
@@ -51,5 +51,19 @@ describe('codec', () => {
     expect(bytesMatchCid(block.cid, block.bytes)).toBe(true)
     expect(bytesMatchCid(block.cid, block.bytes.subarray(1))).toBe(false)
     expect(bytesMatchCid(cid, block.bytes)).toBe(false)
+  })
+
+  it('splices a signature into the signed text: the same block as encoding the signed value', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string().filter((k) => k !== '/' && k !== 'signature'), ipld, { maxKeys: 8 }), fc.uint8Array({ maxLength: 64 }), (unsigned, signature) => {
+        const signable = signableBlock(unsigned)
+        expect(Buffer.from(signable.bytes).toString('hex')).toBe(Buffer.from(dagJson.encode(unsigned)).toString('hex'))
+        const block = signable.withSignature(signature)
+        const expected = encodeBlock({ ...unsigned, signature })
+        expect(Buffer.from(block.bytes).toString('hex')).toBe(Buffer.from(expected.bytes).toString('hex'))
+        expect(block.cid.toString()).toBe(expected.cid.toString())
+      }),
+      { numRuns: 2_000 }
+    )
   })
 })
