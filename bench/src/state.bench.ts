@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { createStateStore, type StateStore, type StateStoreComponents } from '@qflow/state'
+import { createStateStore, openStateStorage, type StateStore, type StateStoreComponents } from '@qflow/state'
 import { type Measurement, measure } from './harness.js'
 
 // Real crypto, as the adapters will do it: AES-256-GCM with the binding as associated data, ed25519.
@@ -166,6 +166,50 @@ export default async function bench(): Promise<Measurement[]> {
   } finally {
     await rm(dataDir, { recursive: true, force: true })
   }
+  // A store holding 10,000 executions (5 entries each): open from the index checkpoint, and
+  // without it (a scan of every log segment).
+  const manyDir = await mkdtemp(join(tmpdir(), 'qflow-state-bench-'))
+  try {
+    const manyComps = components()
+    const writer = await createStateStore({ dataDir: manyDir, durability: 'batched' }, manyComps)
+    const executions = 10_000
+    for (let base = 0; base < executions; base += 250) {
+      await Promise.all(
+        Array.from({ length: 250 }, async (_, k) => {
+          const id = `many-${base + k}`
+          await writer.log.append(id, { kind: 'started' })
+          for (let step = 0; step < 3; step++) await writer.log.append(id, { kind: 'step-completed', stepId: `s${step}`, payload })
+          await writer.log.append(id, { kind: 'completed' })
+        })
+      )
+    }
+    await writer.stop()
+    for (const checkpoint of [true, false]) {
+      if (!checkpoint) await rm(join(manyDir, 'log', 'index.ckpt'))
+      let storageMs = 0
+      let listed = 0
+      const openMs = await timed(async () => {
+        const t0 = performance.now()
+        const storage = await openStateStorage({ dataDir: manyDir })
+        storageMs = performance.now() - t0
+        const s = await createStateStore({}, { ...manyComps, storage })
+        listed = (await s.log.listExecutions()).length
+        await s.stop()
+        await storage.close()
+      })
+      results.push({
+        name: `open a store of 10,000 executions (50,000 entries), ${checkpoint ? 'from the index checkpoint' : 'scanning every segment'}`,
+        samples: 1,
+        medianUs: openMs * 1000,
+        p99Us: Number.NaN,
+        opsPerSec: 1000 / openMs,
+        extra: { logOpenMs: storageMs, totalMsWithHeliaAndListAndStop: openMs, executionsListed: listed }
+      })
+    }
+  } finally {
+    await rm(manyDir, { recursive: true, force: true })
+  }
+
   // Cold start in a fresh process: import the package, open a file-backed store, stop.
   const coldDir = await mkdtemp(join(tmpdir(), 'qflow-state-bench-'))
   try {

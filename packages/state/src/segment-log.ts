@@ -28,7 +28,9 @@ export interface Transaction {
 
 /** Where a block's bytes are: a segment and a byte range (file-backed), or the bytes (memory). */
 interface BlockLocation {
-  readonly cid: CID
+  /** The CID's bytes; the CID itself is decoded on first use (opening 50,000 of them costs). */
+  readonly cidBytes: Uint8Array
+  cid: CID | undefined
   readonly seg: number
   readonly off: number
   readonly len: number
@@ -89,6 +91,24 @@ const decoder = new TextDecoder()
 export function blockKey(cid: CID): string {
   const mh = cid.multihash.bytes
   return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('latin1')
+}
+
+/** {@link blockKey} from a CID's bytes, without decoding the CID: the multihash after version and codec. */
+function keyOfCidBytes(bytes: Uint8Array): string {
+  let o = 0
+  // CIDv0 is a bare sha2-256 multihash; v1 starts with two varints (version, codec).
+  if (!(bytes[0] === 0x12 && bytes[1] === 0x20)) {
+    for (let varints = 0; varints < 2; varints++) {
+      while (o < bytes.byteLength && ((bytes[o] as number) & 0x80) !== 0) o++
+      o++
+    }
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset + o, bytes.byteLength - o).toString('latin1')
+}
+
+function cidOf(loc: BlockLocation): CID {
+  loc.cid ??= CID.decode(loc.cidBytes)
+  return loc.cid
 }
 
 function segmentName(id: number): string {
@@ -318,6 +338,7 @@ export class SegmentLog {
       for (let i = 0; i < tx.blocks.length; i++) {
         const block = tx.blocks[i] as Block
         this.setBlock(blockKey(block.cid), {
+          cidBytes: block.cid.bytes,
           cid: block.cid,
           seg,
           off: offsets[i] ?? 0,
@@ -356,7 +377,7 @@ export class SegmentLog {
 
   /** Every block the log holds. */
   *blocks(): Generator<CID> {
-    for (const loc of this.index.values()) yield loc.cid
+    for (const loc of this.index.values()) yield cidOf(loc)
   }
 
   getRecord(key: string): Uint8Array | undefined {
@@ -388,10 +409,10 @@ export class SegmentLog {
     head.writeUInt32BE(this.records.size, 16)
     parts.push(head)
     for (const loc of this.index.values()) {
-      const entry = Buffer.allocUnsafe(14 + loc.cid.bytes.byteLength)
-      entry.writeUInt16BE(loc.cid.bytes.byteLength, 0)
-      entry.set(loc.cid.bytes, 2)
-      let o = 2 + loc.cid.bytes.byteLength
+      const entry = Buffer.allocUnsafe(14 + loc.cidBytes.byteLength)
+      entry.writeUInt16BE(loc.cidBytes.byteLength, 0)
+      entry.set(loc.cidBytes, 2)
+      let o = 2 + loc.cidBytes.byteLength
       entry.writeUInt32BE(loc.seg, o)
       entry.writeUInt32BE(loc.off, o + 4)
       entry.writeUInt32BE(loc.len, o + 8)
@@ -455,9 +476,10 @@ export class SegmentLog {
     let blocksMoved = 0
     for (const loc of [...this.index.values()]) {
       if (!victims.has(loc.seg)) continue
-      const bytes = this.readBlock(loc.cid)
+      const cid = cidOf(loc)
+      const bytes = this.readBlock(cid)
       if (bytes === undefined) continue
-      blocks.push({ cid: loc.cid, bytes })
+      blocks.push({ cid, bytes })
       blocksMoved++
       frameBytes += bytes.byteLength
       if (frameBytes >= COMPACT_FRAME_BYTES) {
@@ -559,21 +581,19 @@ export class SegmentLog {
       }
       for (const op of ops) {
         if (op.type === OP_BLOCK) {
-          let cid: CID
-          try {
-            cid = CID.decode(op.key.slice())
-          } catch {
-            continue
+          const cidBytes = new Uint8Array(op.key) // a copy: the segment buffer is not kept alive
+          if (!intact) {
+            try {
+              CID.decode(cidBytes)
+            } catch {
+              continue
+            }
           }
-          this.setBlock(blockKey(cid), { cid, seg: id, off: op.valueOffset, len: op.valueLength, bytes: undefined })
+          this.setBlock(keyOfCidBytes(cidBytes), { cidBytes, cid: undefined, seg: id, off: op.valueOffset, len: op.valueLength, bytes: undefined })
         } else if (op.type === OP_BLOCK_DELETE) {
-          try {
-            this.deleteBlock(blockKey(CID.decode(op.key.slice())))
-          } catch {
-            // not a CID: nothing to delete
-          }
+          this.deleteBlock(keyOfCidBytes(op.key))
         } else if (intact && op.type === OP_PUT) {
-          this.records.set(decoder.decode(op.key), { value: buf.subarray(op.valueOffset, op.valueOffset + op.valueLength), seg: id })
+          this.records.set(decoder.decode(op.key), { value: new Uint8Array(buf.subarray(op.valueOffset, op.valueOffset + op.valueLength)), seg: id })
         } else if (intact && op.type === OP_DELETE) {
           this.records.delete(decoder.decode(op.key))
         }
@@ -608,11 +628,11 @@ export class SegmentLog {
     try {
       for (let i = 0; i < blockCount; i++) {
         const cidLength = body.readUInt16BE(o)
-        const cid = CID.decode(body.subarray(o + 2, o + 2 + cidLength))
+        const cidBytes = body.subarray(o + 2, o + 2 + cidLength)
         o += 2 + cidLength
-        const loc = { cid, seg: body.readUInt32BE(o), off: body.readUInt32BE(o + 4), len: body.readUInt32BE(o + 8), bytes: undefined }
+        const loc = { cidBytes, cid: undefined, seg: body.readUInt32BE(o), off: body.readUInt32BE(o + 4), len: body.readUInt32BE(o + 8), bytes: undefined }
         o += 12
-        index.set(blockKey(cid), loc)
+        index.set(keyOfCidBytes(cidBytes), loc)
       }
       for (let i = 0; i < recordCount; i++) {
         const keyLength = body.readUInt32BE(o)
