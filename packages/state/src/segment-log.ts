@@ -400,43 +400,45 @@ export class SegmentLog {
   checkpoint(): void {
     const dir = this.dir
     if (dir === undefined || this.active === undefined) return
-    const parts: Buffer[] = []
-    const head = Buffer.allocUnsafe(20)
-    head.writeUInt32BE(CHECKPOINT_MAGIC, 0)
-    head.writeUInt32BE(this.active.id, 4)
-    head.writeUInt32BE(this.active.size, 8)
-    head.writeUInt32BE(this.index.size, 12)
-    head.writeUInt32BE(this.records.size, 16)
-    parts.push(head)
+    const recordKeys = [...this.records.keys()].map((k) => encoder.encode(k))
+    let size = 20 + 4
+    for (const loc of this.index.values()) size += 14 + loc.cidBytes.byteLength
+    let r = 0
+    for (const { value } of this.records.values()) size += 12 + (recordKeys[r++] as Uint8Array).byteLength + value.byteLength
+    // One buffer, filled in place: the index of a large store is tens of thousands of entries.
+    const out = Buffer.allocUnsafe(size)
+    out.writeUInt32BE(CHECKPOINT_MAGIC, 0)
+    out.writeUInt32BE(this.active.id, 4)
+    out.writeUInt32BE(this.active.size, 8)
+    out.writeUInt32BE(this.index.size, 12)
+    out.writeUInt32BE(this.records.size, 16)
+    let o = 20
     for (const loc of this.index.values()) {
-      const entry = Buffer.allocUnsafe(14 + loc.cidBytes.byteLength)
-      entry.writeUInt16BE(loc.cidBytes.byteLength, 0)
-      entry.set(loc.cidBytes, 2)
-      let o = 2 + loc.cidBytes.byteLength
-      entry.writeUInt32BE(loc.seg, o)
-      entry.writeUInt32BE(loc.off, o + 4)
-      entry.writeUInt32BE(loc.len, o + 8)
+      out.writeUInt16BE(loc.cidBytes.byteLength, o)
+      out.set(loc.cidBytes, o + 2)
+      o += 2 + loc.cidBytes.byteLength
+      out.writeUInt32BE(loc.seg, o)
+      out.writeUInt32BE(loc.off, o + 4)
+      out.writeUInt32BE(loc.len, o + 8)
       o += 12
-      parts.push(entry)
     }
-    for (const [key, { value, seg }] of this.records) {
-      const keyBytes = encoder.encode(key)
-      const entry = Buffer.allocUnsafe(12 + keyBytes.byteLength + value.byteLength)
-      entry.writeUInt32BE(keyBytes.byteLength, 0)
-      entry.set(keyBytes, 4)
-      entry.writeUInt32BE(seg, 4 + keyBytes.byteLength)
-      entry.writeUInt32BE(value.byteLength, 8 + keyBytes.byteLength)
-      entry.set(value, 12 + keyBytes.byteLength)
-      parts.push(entry)
+    r = 0
+    for (const { value, seg } of this.records.values()) {
+      const keyBytes = recordKeys[r++] as Uint8Array
+      out.writeUInt32BE(keyBytes.byteLength, o)
+      out.set(keyBytes, o + 4)
+      o += 4 + keyBytes.byteLength
+      out.writeUInt32BE(seg, o)
+      out.writeUInt32BE(value.byteLength, o + 4)
+      out.set(value, o + 8)
+      o += 8 + value.byteLength
     }
-    const body = Buffer.concat(parts)
-    const sum = Buffer.allocUnsafe(4)
-    sum.writeUInt32BE(crc32(body), 0)
+    out.writeUInt32BE(crc32(out.subarray(0, o)), o)
     const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`)
     const fd = openSync(tmp, 'w')
     try {
-      writeSync(fd, body)
-      writeSync(fd, sum)
+      let written = 0
+      while (written < out.byteLength) written += writeSync(fd, out, written, out.byteLength - written)
       fsyncSync(fd)
     } finally {
       closeSync(fd)
