@@ -44,3 +44,6 @@ export const TERMINAL_KINDS: readonly string[] = ['completed', 'failed', 'aborte
 
 /** Size at which a log segment is sealed and the next one started, in bytes. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+/** Largest segment size accepted (offsets in the index and checkpoint are 32-bit). */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024

@@ -8,7 +8,8 @@ import {
   DEFAULT_CHECKPOINT_BYTES,
   DEFAULT_DATA_DIR,
   DEFAULT_DURABILITY,
-  DEFAULT_SEGMENT_BYTES
+  DEFAULT_SEGMENT_BYTES,
+  MAX_SEGMENT_BYTES
 } from './constants.js'
 import { InvalidInputError } from './errors.js'
 import { CommitJournal } from './journal.js'
@@ -28,7 +29,7 @@ export interface StateStorageInit {
   batchMaxEntries?: number
   /** Log bytes written after which the index is checkpointed. Default 32 MiB. */
   checkpointBytes?: number
-  /** Size at which a log segment is sealed and a new one started. Default 64 MiB. */
+  /** Size at which a log segment is sealed and a new one started. Default 64 MiB, at most 1 GiB. */
   segmentBytes?: number
 }
 
@@ -81,7 +82,7 @@ export async function openStateStorage(init: StateStorageInit = {}): Promise<Sta
   }
   const memory = durability === 'memory'
   const dataDir = memory ? undefined : resolve(init.dataDir ?? DEFAULT_DATA_DIR)
-  const log = new SegmentLog(dataDir === undefined ? undefined : join(dataDir, 'log'), Math.max(1, positive(init.segmentBytes, DEFAULT_SEGMENT_BYTES, '/segmentBytes')))
+  const log = new SegmentLog(dataDir === undefined ? undefined : join(dataDir, 'log'), Math.min(MAX_SEGMENT_BYTES, Math.max(1, positive(init.segmentBytes, DEFAULT_SEGMENT_BYTES, '/segmentBytes'))))
   log.open()
   const journal = new CommitJournal({
     log,
