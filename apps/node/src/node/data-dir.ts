@@ -35,6 +35,9 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Data directories this process holds (so a second node in the same process is refused too). */
+const held = new Set<string>()
+
 /** Creates the data directory (mode 0700) when missing; a path that is not a directory is an error. */
 export async function ensureDataDir(dataDir: string): Promise<void> {
   try {
@@ -55,10 +58,13 @@ export async function ensureDataDir(dataDir: string): Promise<void> {
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = join(dataDir, DATA_DIR_LAYOUT.lock)
+  if (held.has(dataDir)) throw new DataDirLockedError(dataDir, process.pid)
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await writeFile(file, String(process.pid), { flag: 'wx', mode: SECRET_FILE_MODE })
+      held.add(dataDir)
       return async () => {
+        held.delete(dataDir)
         const holder = await readFile(file, 'utf8').catch(() => '')
         if (holder === String(process.pid)) await rm(file, { force: true })
       }
@@ -68,7 +74,7 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
     const text = await readFile(file, 'utf8').catch(() => '')
     const pid = Number.parseInt(text, 10)
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw new DataDirLockedError(dataDir, pid)
-    // The holder is gone (killed, or a pid this process now has): the lock is stale.
+    // The holder is gone (killed; or its pid is now this process's, which holds no such lock): stale.
     await rm(file, { force: true })
   }
   throw new DataDirLockedError(dataDir)
