@@ -2,7 +2,8 @@ import type { Flow } from '@qflow/flow-schema'
 import { flowHash } from '@qflow/flow-schema'
 import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FLOWS_PREFIX } from '../src/constants.js'
+import { canonicalBlockBytes } from '../src/codec.js'
+import { FLOW_HASHES_PREFIX, FLOWS_PREFIX } from '../src/constants.js'
 import type { StateStore } from '../src/index.js'
 import { collect, openStore, testIdentity } from './fixtures/store.js'
 import { tempDirs } from './fixtures/temp-dir.js'
@@ -91,5 +92,18 @@ describe('flow registry', () => {
     await store.flows.register(flow('1.0.0', 'first'))
     await store.helia.datastore.put(new Key(`${FLOWS_PREFIX}/invoice-approval`), new TextEncoder().encode('{"v":1,"head":7}'))
     await expect(store.flows.get('invoice-approval')).rejects.toMatchObject({ name: 'CorruptRecordError' })
+  })
+
+  it('checks a document against the flow hash it is filed under, on every pairing', async () => {
+    const store = await openStore(await temp.make(), testIdentity())
+    open.push(store)
+    const v1 = await store.flows.register(flow('1.0.0', 'first'))
+    const v2 = await store.flows.register(flow('1.1.0', 'second'))
+    expect((await store.flows.getByHash(v1.flowHash)).version).toBe('1.0.0')
+    expect((await store.flows.getByHash(v1.flowHash)).version).toBe('1.0.0')
+    // File v2's document under v1's hash: the (already checked) document does not hash to it.
+    await store.helia.datastore.put(new Key(`${FLOW_HASHES_PREFIX}/${v1.flowHash}`), canonicalBlockBytes({ v: 1, flow: v2.flow }))
+    await expect(store.flows.getByHash(v1.flowHash)).rejects.toMatchObject({ name: 'CorruptRecordError' })
+    expect((await store.flows.getByHash(v2.flowHash)).version).toBe('1.1.0')
   })
 })
