@@ -546,10 +546,8 @@ export class SegmentLog {
     const path = join(dir, segmentName(id))
     const fd = openSync(path, 'wx+')
     fsyncDir(dir)
+    // The sealed segment keeps its descriptor: it serves reads until compaction removes it.
     const segment: Segment = { id, path, fd, size: 0, live: 0 }
-    if (this.active?.fd !== undefined) {
-      // Keep the sealed segment open for reads.
-    }
     this.segments.set(id, segment)
     this.active = segment
   }
