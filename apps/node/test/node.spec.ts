@@ -195,6 +195,52 @@ describe('qflow run, exec, flow history and resume on the embedded node', () => 
     expect((await qflow(['resume', '--data-dir', data])).stdout).toBe('nothing to resume\n')
   })
 
+  it('reports an execution that waits for an event as waiting, from run and from resume', async () => {
+    const dir = temp()
+    const data = join(dir, 'data')
+    await writeFile(
+      join(dir, 'flow.json'),
+      JSON.stringify({
+        id: 'approval',
+        name: 'approval',
+        version: '1.0.0',
+        owner: OWNER,
+        steps: [
+          { id: 'ask', type: 'task', action: 'data.transform', params: { expression: 'input.id' } },
+          { id: 'decided', type: 'event-trigger', event: 'approval.decided', filter: { id: '{{ input.id }}' } },
+          { id: 'done', type: 'task', action: 'data.transform', params: { expression: 'steps.decided.output.payload.ok' } }
+        ]
+      })
+    )
+    const run = await qflow(['--json', 'run', join(dir, 'flow.json'), '--input', '{"id":"r-1"}', '--data-dir', data])
+    expect(run.code).toBe(ExitCode.ok)
+    const waiting = JSON.parse(run.stdout) as { executionId: string; status: string }
+    expect(waiting.status).toBe('waiting')
+    const resumed = await qflow(['resume', '--data-dir', data])
+    expect(resumed.code).toBe(ExitCode.ok)
+    expect(resumed.stdout).toBe(`${waiting.executionId}: waiting for an event\n`)
+    const status = JSON.parse((await qflow(['--json', 'exec', 'status', waiting.executionId, '--data-dir', data])).stdout) as { status: string; steps: { stepId: string; status: string }[] }
+    expect(status.status).toBe('running')
+    expect(status.steps.find((s) => s.stepId === 'decided')?.status).toBe('waiting')
+  })
+
+  it('rejects bad input with 1 and bad usage with 2', async () => {
+    const dir = temp()
+    const data = join(dir, 'data')
+    await writeFile(join(dir, 'flow.json'), JSON.stringify({ id: 'x', name: 'x', version: '1.0.0', owner: OWNER, steps: [{ id: 'a', type: 'task', action: 'log', params: { message: 'x' } }] }))
+    const badInput = await qflow(['--json', 'run', join(dir, 'flow.json'), '--input', '{nope', '--data-dir', data])
+    expect(badInput.code).toBe(ExitCode.invalid)
+    expect((JSON.parse(badInput.stderr) as { error: { name: string; path: string } }).error).toMatchObject({ name: 'InputError', path: '--input' })
+    const missingFile = await qflow(['--json', 'run', join(dir, 'flow.json'), '--input', '@nowhere.json', '--data-dir', data])
+    expect((JSON.parse(missingFile.stderr) as { error: { name: string } }).error.name).toBe('InputError')
+    expect((await qflow(['run', join(dir, 'flow.json'), '--durability', 'sometimes', '--data-dir', data])).code).toBe(ExitCode.usage)
+    expect((await qflow(['exec', 'list', '--status', 'sleeping', '--data-dir', data])).code).toBe(ExitCode.usage)
+    expect((await qflow(['exec', 'status', '--data-dir', data])).code).toBe(ExitCode.usage)
+    const invalid = await qflow(['run', '-', '--data-dir', data], { input: '{"id":"x"}' })
+    expect(invalid.code).toBe(ExitCode.invalid)
+    expect(invalid.stderr).toContain('is not a valid flow')
+  })
+
   it('names the broken entry when a stored block is corrupted', async () => {
     const dir = temp()
     const data = join(dir, 'data')

@@ -1,4 +1,4 @@
-import { readdir, stat, writeFile } from 'node:fs/promises'
+import { readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createGrant } from '@qflow/adapters-qonsent'
 import { createIdentity, issueToken } from '@qflow/adapters-squid'
@@ -68,6 +68,19 @@ describe('createQflowNode', () => {
     expect(again.parts.node.did).toBe(node.did)
     expect(again.parts.admin.did).toBe(admin.did)
     expect(again.parts.qonsent.list({ subject: admin.did })).toHaveLength(1)
+  })
+
+  it('rebuilds a lost index from the state store', async () => {
+    const dataDir = join(temp(), 'data')
+    const first = await open({ dataDir })
+    await first.parts.engine.createFlow(twoStepFlow('indexed', 1) as never, await first.asAdmin())
+    const result = await first.parts.engine.run('indexed', { n: 2 }, await first.asAdmin())
+    expect(result).toMatchObject({ status: 'completed', output: 6 })
+    await first.stop()
+    await rm(join(dataDir, 'index.sqlite'), { force: true })
+    const again = await open({ dataDir })
+    expect(await again.parts.qindex.get('indexed')).toMatchObject({ kind: 'flow', owner: OWNER, status: 'active' })
+    expect(await again.parts.qindex.get(result.executionId)).toMatchObject({ kind: 'execution', owner: again.parts.admin.did, status: 'completed', name: 'indexed' })
   })
 
   it('seals the keystore with a passphrase when given one, and then needs it', async () => {

@@ -1,4 +1,4 @@
-import type { ExecutionResult, ExecutionState } from '@qflow/scheduler'
+import type { Engine, ExecutionResult, ExecutionState } from '@qflow/scheduler'
 import { InputError } from '../errors.js'
 import type { CliIo } from '../io.js'
 
@@ -75,4 +75,46 @@ export async function parseInput(raw: string | undefined, io: CliIo): Promise<un
   } catch (err) {
     throw new InputError(where, `The input in ${where} is not JSON: ${(err as Error).message}`)
   }
+}
+
+/** What became of an execution a command waited for. */
+export interface ExecutionOutcome {
+  executionId: string
+  status: 'completed' | 'failed' | 'aborted' | 'waiting' | 'paused'
+  output?: unknown
+  error?: ExecutionResult['error']
+  /** Why it is paused. */
+  reason?: string
+}
+
+/** How often an unfinished execution is looked at while waiting for it, ms. */
+const SETTLE_POLL_MS = 50
+
+/**
+ * Waits until an execution ends, waits only for events (`waiting`: an event must be delivered,
+ * which no command here does) or is paused; resolves with what became of it.
+ */
+export async function settleExecution(engine: Pick<Engine, 'live' | 'wait'>, executionId: string): Promise<ExecutionOutcome> {
+  for (;;) {
+    const state = engine.live(executionId)
+    if (state === undefined || state.status === 'completed' || state.status === 'failed' || state.status === 'aborted') {
+      const result = await engine.wait(executionId)
+      return {
+        executionId,
+        status: result.status,
+        ...(result.output === undefined ? {} : { output: result.output }),
+        ...(result.error === undefined ? {} : { error: result.error })
+      }
+    }
+    if (state.status === 'paused') return { executionId, status: 'paused', reason: state.pausedReason ?? 'paused' }
+    if (waitsForEvents(state)) return { executionId, status: 'waiting' }
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS))
+  }
+}
+
+/** An outcome for people: the result, or that it waits or is paused. */
+export function describeOutcome(outcome: ExecutionOutcome): string {
+  if (outcome.status === 'waiting') return 'waiting for an event'
+  if (outcome.status === 'paused') return `paused (${outcome.reason ?? 'paused'})`
+  return describeResult(outcome as ExecutionResult)
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { ExitCode } from '../constants.js'
 import { loadFlowFile } from '../flow-file.js'
 import type { CommandContext } from '../program.js'
-import { describeResult, formatDuration, parseInput, stepProgress } from './execution-view.js'
+import { describeOutcome, type ExecutionOutcome, formatDuration, parseInput, settleExecution, stepProgress } from './execution-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
 
 interface RunOptions extends NodeCommandOptions {
@@ -32,12 +32,16 @@ revision), then executed by the engine in this process. Every transition is writ
 execution log before it is acted on: if the process dies, "qflow resume" continues from there.
 Other unfinished executions in the data directory are recovered and driven while this one runs.
 
-Exit codes: 0 the execution completed, 1 it failed or was aborted (or the flow is invalid),
-2 usage error.
+An execution that reaches a point where only an event can move it on (an event-trigger step) is
+reported as waiting, and the command exits 0: it stays in the log. One that is paused (a lapsed
+consent, a containment) is reported as paused.
+
+Exit codes: 0 the execution completed (or waits for an event), 1 it failed, was aborted or is
+paused (or the flow is invalid), 2 usage error.
 ${NODE_ENV_HELP}
 
 Examples:
-  $ qflow run examples/flows/lead-routing.json --input '{"email":"ada@example.com"}'
+  $ qflow run hello.yaml --input '{"name":"Ada"}'
   $ qflow run flow.yaml --input @input.json --data-dir ./node-a
   $ qflow --json run flow.yaml | jq .output
   $ QFLOW_ALLOW_PRIVATE_NETWORKS=127.0.0.0/8 qflow run local-api.yaml`
@@ -68,9 +72,9 @@ Examples:
           io.stderr(tty ? `\r\x1b[2K${line}` : `${line}\n`)
         }, PROGRESS_INTERVAL_MS)
       }
-      let result: Awaited<ReturnType<typeof engine.wait>>
+      let result: ExecutionOutcome
       try {
-        result = await engine.wait(executionId)
+        result = await settleExecution(engine, executionId)
       } finally {
         if (ticker !== undefined) clearInterval(ticker)
         if (showProgress && tty) io.stderr('\r\x1b[2K')
@@ -83,13 +87,16 @@ Examples:
           flowHash: version.flowHash,
           status: result.status,
           ...(result.output === undefined ? {} : { output: result.output }),
-          ...(result.error === undefined ? {} : { error: result.error })
+          ...(result.error === undefined ? {} : { error: result.error }),
+          ...(result.reason === undefined ? {} : { reason: result.reason })
         },
-        () => (result.status === 'completed' ? describeResult(result) : '')
+        () => (result.status === 'completed' ? describeOutcome(result) : '')
       )
-      if (result.status !== 'completed') {
+      if (result.status === 'waiting') {
+        if (!output.json) io.stderr(`${executionId} is waiting for an event; it stays in the log (qflow exec status, qflow resume)\n`)
+      } else if (result.status !== 'completed') {
         context.outcome.exitCode = ExitCode.invalid
-        output.error(`execution ${executionId} ${describeResult(result)}`, { executionId, status: result.status, error: result.error })
+        output.error(`execution ${executionId} ${describeOutcome(result)}`, { executionId, status: result.status, error: result.error })
       } else if (!output.json) {
         io.stderr(`${executionId} completed in ${formatDuration(Date.now() - began)}\n`)
       }
