@@ -1,0 +1,22 @@
+/** Default cap of a template's linear memory, in 64 KiB pages (16 MiB). */
+export const DEFAULT_MAX_MEMORY_PAGES = 256
+/** Default wall-time limit of one call, in ms. */
+export const DEFAULT_TIMEOUT_MS = 5_000
+/** Default fuel budget of one call (and of a module's start function). */
+export const DEFAULT_FUEL = 1_000_000_000
+/** Default largest input of one call, in bytes. */
+export const DEFAULT_MAX_INPUT_BYTES = 1 << 20
+/** Default largest output of one call, in bytes. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+/** Default number of warm instances (workers) kept per template. */
+export const DEFAULT_POOL_SIZE = 2
+/** Default heap limit of one worker's JavaScript side (host buffers), in MB. */
+export const DEFAULT_WORKER_HEAP_MB = 256
+/** The host functions the sandbox can grant a template (namespace `extism:host/user`). */
+export const GRANTABLE_HOST_FUNCTIONS = ['clock_now_ms', 'random_u64'] as const
+/** Kernel imports (`extism:host/env`) every template may use. */
+export const KERNEL_IMPORTS: readonly string[] = [
+  'alloc', 'free', 'length', 'length_unsafe', 'input_length', 'input_load_u8', 'input_load_u64', 'input_offset', 'output_set',
+  'error_set', 'error_get', 'config_get', 'var_get', 'var_set', 'store_u8', 'load_u8', 'store_u64', 'load_u64',
+  'log_warn', 'log_info', 'log_debug', 'log_error', 'log_trace', 'get_log_level', 'http_status_code', 'http_headers'
+]

@@ -1,0 +1,216 @@
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+import type { CompiledModule } from './wasm-binary.js'
+import { WORKER_SOURCE } from './worker-source.js'
+
+const extismPath = createRequire(import.meta.url).resolve('@extism/extism')
+
+/** What a worker answers to a call. */
+export interface WorkerReply {
+  readonly id: number
+  readonly ok: boolean
+  readonly output?: Uint8Array
+  readonly kind?: 'load' | 'fuel' | 'memory' | 'stack-overflow' | 'trap' | 'guest-error' | 'output'
+  readonly message?: string
+  readonly bytes?: number
+  readonly fuelUsed?: number
+  readonly pages?: number
+}
+
+/** How a pool's workers are made. */
+export interface PoolOptions {
+  /** The compiled, prepared module. */
+  readonly module: CompiledModule
+  /** Granted host functions. */
+  readonly hostFunctions: readonly string[]
+  /** Allowed outbound hosts. */
+  readonly allowedHosts: readonly string[]
+  /** Warm instances kept. */
+  readonly size: number
+  /** Heap limit of a worker, MB. */
+  readonly heapMb: number
+}
+
+/** The outcome of a call on a worker: a reply, or `timeout` (the worker was killed). */
+export type CallOutcome = { readonly timedOut: false; readonly reply: WorkerReply } | { readonly timedOut: true }
+
+class PooledWorker {
+  readonly worker: Worker
+  private nextId = 0
+  private readonly pending = new Map<number, (reply: WorkerReply) => void>()
+  dead = false
+
+  constructor(options: PoolOptions, onExit: (w: PooledWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { extismPath },
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb, maxYoungGenerationSizeMb: 16 },
+      stdout: false,
+      stderr: false
+    })
+    this.worker.unref()
+    this.worker.on('message', (reply: WorkerReply) => {
+      const resolve = this.pending.get(reply.id)
+      this.pending.delete(reply.id)
+      resolve?.(reply)
+    })
+    const fail = (err: unknown): void => {
+      if (this.dead) return
+      this.dead = true
+      for (const [id, resolve] of this.pending) resolve({ id, ok: false, kind: 'trap', message: `worker died: ${String((err as Error)?.message ?? err)}` })
+      this.pending.clear()
+      onExit(this)
+    }
+    this.worker.on('error', fail)
+    this.worker.on('exit', (code) => fail(new Error(`exit ${code}`)))
+  }
+
+  request(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    const id = this.nextId++
+    return new Promise((resolve) => {
+      if (this.dead) {
+        resolve({ id, ok: false, kind: 'trap', message: 'worker died' })
+        return
+      }
+      this.pending.set(id, resolve)
+      this.worker.postMessage({ ...message, id }, transfer)
+    })
+  }
+
+  kill(): void {
+    this.dead = true
+    for (const [id, resolve] of this.pending) resolve({ id, ok: false, kind: 'trap', message: 'worker stopped' })
+    this.pending.clear()
+    void this.worker.terminate()
+  }
+}
+
+/**
+ * The warm instances of one template: up to `size` workers, each holding one loaded plugin. A call
+ * takes an idle worker (starting one if there is room, else waiting), and a worker whose call timed
+ * out, trapped or broke a limit is killed and replaced on demand, never reused.
+ */
+export class TemplatePool {
+  private readonly idle: PooledWorker[] = []
+  private readonly all = new Set<PooledWorker>()
+  private readonly waiting: ((w: PooledWorker | undefined) => void)[] = []
+  private starting = 0
+  private closed = false
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** Workers alive (idle or busy). */
+  get workers(): number {
+    return this.all.size
+  }
+
+  /** Starts a worker and loads the plugin in it; resolves its load reply. */
+  private async spawn(): Promise<{ worker?: PooledWorker; reply: WorkerReply }> {
+    const worker = new PooledWorker(this.options, (w) => this.forget(w))
+    this.all.add(worker)
+    const reply = await worker.request({
+      type: 'load',
+      module: this.options.module,
+      hostFunctions: this.options.hostFunctions,
+      allowedHosts: this.options.allowedHosts,
+      config: {}
+    })
+    if (!reply.ok) {
+      this.discard(worker)
+      return { reply }
+    }
+    return { worker, reply }
+  }
+
+  /** Starts workers until `count` are warm. A failed load is returned as its reply. */
+  async warm(count = 1): Promise<WorkerReply | undefined> {
+    while (this.all.size < Math.min(count, this.options.size) && !this.closed) {
+      const { worker, reply } = await this.spawn()
+      if (worker === undefined) return reply
+      this.release(worker)
+    }
+    return undefined
+  }
+
+  private forget(worker: PooledWorker): void {
+    this.all.delete(worker)
+    const i = this.idle.indexOf(worker)
+    if (i >= 0) this.idle.splice(i, 1)
+  }
+
+  /** Kills a worker and forgets it. */
+  discard(worker: PooledWorker): void {
+    this.forget(worker)
+    worker.kill()
+  }
+
+  private release(worker: PooledWorker): void {
+    if (this.closed || worker.dead) {
+      this.discard(worker)
+      return
+    }
+    const next = this.waiting.shift()
+    if (next !== undefined) next(worker)
+    else this.idle.push(worker)
+  }
+
+  private async acquire(): Promise<{ worker?: PooledWorker; failure?: WorkerReply }> {
+    const idle = this.idle.pop()
+    if (idle !== undefined) return { worker: idle }
+    if (this.all.size + this.starting < this.options.size) {
+      this.starting++
+      try {
+        const { worker, reply } = await this.spawn()
+        return worker === undefined ? { failure: reply } : { worker }
+      } finally {
+        this.starting--
+      }
+    }
+    return new Promise((resolve) => {
+      this.waiting.push((worker) => resolve(worker === undefined ? { failure: { id: -1, ok: false, kind: 'load', message: 'pool closed' } } : { worker }))
+    })
+  }
+
+  /**
+   * Runs a call on a warm worker, killing the worker if it is still running after `timeoutMs`
+   * (its call never settles; the worker is discarded). A worker whose call failed with anything
+   * but a guest-reported error is discarded too.
+   */
+  async call(message: Record<string, unknown>, timeoutMs: number): Promise<CallOutcome> {
+    const { worker, failure } = await this.acquire()
+    if (worker === undefined) return { timedOut: false, reply: failure as WorkerReply }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    })
+    const reply = await Promise.race([worker.request(message), timeout])
+    clearTimeout(timer)
+    if (reply === 'timeout') {
+      this.discard(worker)
+      this.refill()
+      return { timedOut: true }
+    }
+    if (reply.ok || reply.kind === 'guest-error') this.release(worker)
+    else {
+      this.discard(worker)
+      this.refill()
+    }
+    return { timedOut: false, reply }
+  }
+
+  /** Hands a fresh worker to a waiting caller after one was discarded. */
+  private refill(): void {
+    if (this.waiting.length === 0 || this.closed) return
+    void this.spawn().then(({ worker }) => {
+      if (worker !== undefined) this.release(worker)
+      else this.waiting.shift()?.(undefined)
+    })
+  }
+
+  /** Kills every worker; waiting callers get a failure. */
+  close(): void {
+    this.closed = true
+    for (const w of this.waiting.splice(0)) w(undefined)
+    for (const worker of [...this.all]) this.discard(worker)
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The code of a sandbox worker, run with `new Worker(WORKER_SOURCE, { eval: true })`. A worker
+ * holds one warm Extism plugin (one instance of one template) on its own thread; the host sends it
+ * `load` and `call` messages. It sets the fuel counter before a call, reads the fuel used, the
+ * memory pages and the refused-grow flag after it, and classifies failures.
+ */
+export const WORKER_SOURCE = `
+'use strict'
+const { parentPort, workerData } = require('node:worker_threads')
+const { randomBytes } = require('node:crypto')
+const createPlugin = require(workerData.extismPath)
+let plugin = null
+let instance = null
+let fuel = null
+let oom = null
+let memory = null
+const grantable = {
+  clock_now_ms: () => BigInt(Date.now()),
+  random_u64: () => randomBytes(8).readBigUInt64LE(0)
+}
+function pages() { return memory === null ? 0 : memory.buffer.byteLength / 65536 }
+parentPort.on('message', async (message) => {
+  if (message.type === 'load') {
+    try {
+      const user = {}
+      for (const name of message.hostFunctions) user[name] = grantable[name]
+      plugin = await createPlugin(
+        { wasm: [{ module: message.module }], allowedHosts: message.allowedHosts, config: message.config },
+        { useWasi: false, runInWorker: false, functions: { 'extism:host/user': user }, allowedHosts: message.allowedHosts, config: message.config }
+      )
+      instance = await plugin.getInstance()
+      fuel = instance.exports.__qflow_fuel
+      oom = instance.exports.__qflow_oom
+      memory = instance.exports.memory
+      parentPort.postMessage({ id: message.id, ok: true, pages: pages() })
+    } catch (err) {
+      parentPort.postMessage({ id: message.id, ok: false, kind: oom !== null && oom.value === 1 ? 'memory' : 'load', message: String(err && err.message || err), pages: pages() })
+    }
+    return
+  }
+  if (message.type === 'call') {
+    fuel.value = BigInt(message.fuel)
+    oom.value = 0
+    const started = fuel.value
+    try {
+      const out = await plugin.call(message.fn, message.input)
+      const used = Number(started - fuel.value)
+      const length = out === null ? 0 : out.byteLength
+      if (length > message.maxOutputBytes) {
+        parentPort.postMessage({ id: message.id, ok: false, kind: 'output', bytes: length, message: 'output too large', fuelUsed: used, pages: pages() })
+        return
+      }
+      const output = new Uint8Array(length)
+      if (out !== null) output.set(new Uint8Array(out.buffer, out.byteOffset, length))
+      parentPort.postMessage({ id: message.id, ok: true, output, fuelUsed: used, pages: pages() }, [output.buffer])
+    } catch (err) {
+      const used = Number(started - fuel.value)
+      let kind = 'guest-error'
+      if (message.metered && fuel.value < 0n) kind = 'fuel'
+      else if (oom.value === 1) kind = 'memory'
+      else if (err instanceof RangeError && /call stack/i.test(err.message)) kind = 'stack-overflow'
+      else if (err instanceof WebAssembly.RuntimeError) kind = 'trap'
+      parentPort.postMessage({ id: message.id, ok: false, kind, message: String(err && err.message || err), fuelUsed: used, pages: pages() })
+    }
+  }
+})
+`
