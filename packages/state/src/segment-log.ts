@@ -458,10 +458,11 @@ export class SegmentLog {
   async compact(): Promise<CompactionReport> {
     const none = { segmentsRemoved: 0, bytesReclaimed: 0, blocksMoved: 0 }
     if (this.dir === undefined || this.active === undefined) return none
-    // Seal the active segment so that what gc just tombstoned in it can be reclaimed.
-    if (this.active.size > 0) this.roll()
-    const sealed = [...this.segments.values()].filter((s) => s.id !== this.active?.id).sort((a, b) => a.id - b.id)
     this.recountLive()
+    // Seal the active segment when most of it is dead, so that it can be reclaimed now; a mostly
+    // live one stays active (sealing on every gc would leave a trail of small segments).
+    if (this.active.size > 0 && this.active.live / this.active.size < COMPACT_LIVE_RATIO) this.roll()
+    const sealed = [...this.segments.values()].filter((s) => s.id !== this.active?.id).sort((a, b) => a.id - b.id)
     let size = 0
     let live = 0
     let count = 0
