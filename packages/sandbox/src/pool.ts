@@ -21,6 +21,8 @@ export interface WorkerReply {
 export interface PoolOptions {
   /** The compiled, prepared module. */
   readonly module: CompiledModule
+  /** Exports of the module's mutable globals, restored after each call. */
+  readonly stateGlobals: readonly string[]
   /** Granted host functions. */
   readonly hostFunctions: readonly string[]
   /** Allowed outbound hosts. */
@@ -111,6 +113,7 @@ export class TemplatePool {
     const reply = await worker.request({
       type: 'load',
       module: this.options.module,
+      stateGlobals: this.options.stateGlobals,
       hostFunctions: this.options.hostFunctions,
       allowedHosts: this.options.allowedHosts,
       config: {}

@@ -302,6 +302,7 @@ class WasmSandbox implements Sandbox {
     }
     const pool = new TemplatePool({
       module,
+      stateGlobals: prepared.stateGlobals,
       hostFunctions: manifest.hostFunctions ?? [],
       allowedHosts: manifest.allowedHosts ?? [],
       size: this.init.poolSize ?? DEFAULT_POOL_SIZE,

@@ -28,12 +28,20 @@ export interface PreparedModule {
   readonly imports: ModuleImport[]
   /** The module's exported function names. */
   readonly exports: string[]
+  /**
+   * Exports added for the module's own mutable globals (`__qflow_g<index>`), so a host can
+   * snapshot them after instantiation and restore them before each call.
+   */
+  readonly stateGlobals: string[]
 }
 
 /** Name of the exported mutable i64 global holding the remaining fuel. */
 export const FUEL_GLOBAL = '__qflow_fuel'
 /** Name of the exported mutable i32 global set to 1 when a `memory.grow` was refused (returned -1). */
 export const OOM_GLOBAL = '__qflow_oom'
+
+/** Prefix of the exports added for the module's own mutable globals. */
+export const STATE_GLOBAL_PREFIX = '__qflow_g'
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
 const SECTION_ORDER: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 }
@@ -75,6 +83,18 @@ class Reader {
     const length = this.u32()
     this.skip(length)
     return new TextDecoder('utf-8', { fatal: false }).decode(this.bytes.subarray(this.pos - length, this.pos))
+  }
+}
+
+function skipConstExpr(r: Reader): void {
+  for (;;) {
+    const op = r.byte()
+    if (op === 0x0b) return
+    if (op === 0x41 || op === 0x42 || op === 0x23 || op === 0xd2) r.skipLeb()
+    else if (op === 0x43) r.skip(4)
+    else if (op === 0x44) r.skip(8)
+    else if (op === 0xd0) r.skip(1)
+    else if (!(op >= 0x6a && op <= 0x7e)) throw new InvalidModuleError(`unsupported constant expression opcode 0x${op.toString(16)}`, r.pos - 1)
   }
 }
 
@@ -153,6 +173,7 @@ export function prepareModule(bytes: Uint8Array, options: PrepareOptions): Prepa
   const exports: string[] = []
   let importedGlobals = 0
   let definedGlobals = 0
+  const stateGlobals: number[] = []
   let hasMemory = false
   const out = new Map<number, Uint8Array>()
 
@@ -193,6 +214,12 @@ export function prepareModule(bytes: Uint8Array, options: PrepareOptions): Prepa
       out.set(5, Uint8Array.from(rewritten))
     } else if (section.id === 6) {
       definedGlobals = r.u32()
+      for (let i = 0; i < definedGlobals; i++) {
+        r.byte()
+        const mutable = r.byte() === 1
+        skipConstExpr(r)
+        if (mutable) stateGlobals.push(importedGlobals + i)
+      }
     } else if (section.id === 7) {
       const count = r.u32()
       for (let i = 0; i < count; i++) {
@@ -200,7 +227,7 @@ export function prepareModule(bytes: Uint8Array, options: PrepareOptions): Prepa
         const kind = r.byte()
         r.u32()
         if (kind === 0) exports.push(name)
-        if (name === FUEL_GLOBAL) throw new InvalidModuleError(`the module already exports ${FUEL_GLOBAL}`)
+        if (name.startsWith('__qflow_')) throw new InvalidModuleError(`the module exports ${name}: the __qflow_ prefix is the sandbox's`)
       }
     }
   }
@@ -219,13 +246,17 @@ export function prepareModule(bytes: Uint8Array, options: PrepareOptions): Prepa
     const count = r.u32()
     out.set(6, concat([Uint8Array.from(uleb(count + 3)), bytes.subarray(r.pos, globals.end), Uint8Array.from(globalEntries)]))
   }
-  const exportEntries = [...nameBytes(FUEL_GLOBAL), 0x03, ...uleb(fuelIndex), ...nameBytes(OOM_GLOBAL), 0x03, ...uleb(fuelIndex + 2)]
+  const exportEntries = [
+    ...nameBytes(FUEL_GLOBAL), 0x03, ...uleb(fuelIndex),
+    ...nameBytes(OOM_GLOBAL), 0x03, ...uleb(fuelIndex + 2),
+    ...stateGlobals.flatMap((g) => [...nameBytes(`${STATE_GLOBAL_PREFIX}${g}`), 0x03, ...uleb(g)])
+  ]
   const exportSection = sections.find((s) => s.id === 7)
-  if (exportSection === undefined) out.set(7, Uint8Array.from([0x02, ...exportEntries]))
+  if (exportSection === undefined) out.set(7, Uint8Array.from([...uleb(2 + stateGlobals.length), ...exportEntries]))
   else {
     const r = new Reader(bytes, exportSection.start, exportSection.end)
     const count = r.u32()
-    out.set(7, concat([Uint8Array.from(uleb(count + 2)), bytes.subarray(r.pos, exportSection.end), Uint8Array.from(exportEntries)]))
+    out.set(7, concat([Uint8Array.from(uleb(count + 2 + stateGlobals.length)), bytes.subarray(r.pos, exportSection.end), Uint8Array.from(exportEntries)]))
   }
   const code = sections.find((s) => s.id === 10)
   if (code !== undefined) out.set(10, instrumentCode(bytes, code, fuelIndex, options.fuel))
@@ -241,7 +272,7 @@ export function prepareModule(bytes: Uint8Array, options: PrepareOptions): Prepa
     parts.push(Uint8Array.from([section.id, ...uleb(content.length)]), content)
   }
   // Custom sections (names, producers) are dropped: they carry nothing the sandbox runs.
-  return { bytes: concat(parts), imports, exports }
+  return { bytes: concat(parts), imports, exports, stateGlobals: stateGlobals.map((g) => `${STATE_GLOBAL_PREFIX}${g}`) }
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
