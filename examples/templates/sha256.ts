@@ -1,4 +1,5 @@
-// SHA-256 of the input bytes (FIPS 180-4, implemented here in AssemblyScript): the lowercase hex digest.
+// SHA-256 of the input bytes (FIPS 180-4, implemented here in AssemblyScript): the lowercase hex
+// digest, as a JSON string.
 import { Host } from '@extism/as-pdk'
 export { templateAbort } from './abort'
 
@@ -63,6 +64,6 @@ export function sha256(): i32 {
     const word = state[i]
     for (let j = 7; j >= 0; j--) out += hex.charAt(<i32>((word >>> (<u32>j * 4)) & 0xf))
   }
-  Host.outputString(out)
+  Host.outputString('"' + out + '"')
   return 0
 }

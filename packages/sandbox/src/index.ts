@@ -23,7 +23,7 @@
  * await box.start()
  * await box.install({ module: cid, name: 'sha256', version: '1.0.0', exports: ['sha256'] }, bytes)
  * const { output } = await box.call('sha256@1.0.0', 'sha256', 'abc')
- * console.log(new TextDecoder().decode(output)) // ba7816bf…
+ * console.log(JSON.parse(new TextDecoder().decode(output))) // ba7816bf…
  * await box.stop()
  * ```
  */

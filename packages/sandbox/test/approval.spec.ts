@@ -44,7 +44,7 @@ describe('approval', () => {
     const sha = templates.sha256!
     await expect(box.install({ ...sha.manifest, version: '9.9.9' }, sha.bytes)).rejects.toMatchObject({ name: 'TemplateNotApprovedError' })
     await box.install(sha.manifest, sha.bytes)
-    expect(text((await box.call('sha256@1.0.0', 'sha256', 'abc')).output)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    expect(JSON.parse(text((await box.call('sha256@1.0.0', 'sha256', 'abc')).output))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
   })
 
   it('refuses a module tampered with after approval', async () => {
