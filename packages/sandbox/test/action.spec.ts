@@ -16,7 +16,8 @@ describe('wasm.run through the engine', () => {
   it('a flow step runs a template and the next step reads its output', async () => {
     const started = await startSandbox(['json-transform', 'validate', 'sha256'], { limits: { fuel: 1e12 } })
     box = started.box
-    const e = (env = await createTestEnv({ actions: [wasmRunAction(box) as never] }))
+    env = await createTestEnv({ actions: [wasmRunAction(box) as never] })
+    const e = env
     const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
     const flow = flowOf(
       'signup',
@@ -54,7 +55,8 @@ describe('wasm.run through the engine', () => {
   it('a failing template fails the step with the typed error, and the next execution succeeds', async () => {
     const started = await startSandbox(['json-transform', 'spin'], { limits: { fuel: 1_000_000 } })
     box = started.box
-    const e = (env = await createTestEnv({ actions: [wasmRunAction(box) as never] }))
+    env = await createTestEnv({ actions: [wasmRunAction(box) as never] })
+    const e = env
     const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
     await e.engine.createFlow(flowOf('burn', [{ id: 'spin', type: 'task', action: 'wasm.run', params: { module: 'spin@0.0.1' }, retryPolicy: { maxAttempts: 1 } }], e.user.did), await actor())
     const failed = await e.engine.run('burn', null, await actor())
@@ -71,7 +73,8 @@ describe('wasm.run through the engine', () => {
   it('an unapproved module fails the step with TemplateNotApprovedError', async () => {
     const started = await startSandbox(['echo'])
     box = started.box
-    const e = (env = await createTestEnv({ actions: [wasmRunAction(box) as never] }))
+    env = await createTestEnv({ actions: [wasmRunAction(box) as never] })
+    const e = env
     const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
     await e.engine.createFlow(
       flowOf('rogue', [{ id: 'r', type: 'task', action: 'wasm.run', params: { module: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', function: 'run' } }], e.user.did),
