@@ -63,6 +63,7 @@ describe('createQflowNode', () => {
     const names = (await readdir(dataDir)).sort()
     expect(names).toEqual(expect.arrayContaining(['identity.keystore', 'index.sqlite', 'node.secret', 'qonsent', 'state']))
     expect(names).not.toContain('LOCK')
+    expect((await stat(join(dataDir, 'node.secret'))).size).toBe(32)
     const again = await open({ dataDir })
     expect(again.firstStart).toBe(false)
     expect(again.parts.node.did).toBe(node.did)

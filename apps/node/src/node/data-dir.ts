@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createIdentity, createKeystore, type Identity, type Keystore, loadKeystore, saveKeystore } from '@qflow/adapters-squid'
+import { createIdentity, createKeystore, type Identity, importIdentity, type Keystore, loadKeystore, saveKeystore } from '@qflow/adapters-squid'
 import {
   ADMIN_IDENTITY_LABEL,
   DATA_DIR_LAYOUT,
@@ -117,10 +117,10 @@ function pick(keystore: Keystore, label: string, dataDir: string, path: string):
  * Reads the node's secrets, or creates them on first start.
  *
  * The keystore (`identity.keystore`, mode 0600) holds the node identity, the admin identity and
- * the node secret (as the seed of a third entry). It is sealed (scrypt + AES-256-GCM) with the
- * passphrase when one is given; otherwise with a random 32-byte key kept in `node.secret` (mode
- * 0600) beside it, which protects nothing against someone who can read the data directory but
- * lets a node start unattended.
+ * the node secret (32 random bytes, as the seed of a third entry). It is sealed (scrypt +
+ * AES-256-GCM) with the passphrase when one is given; otherwise with the node secret itself, kept
+ * in `node.secret` (mode 0600) beside it, which protects nothing against someone who can read the
+ * data directory but lets a node start unattended.
  *
  * @throws {@link NodePassphraseError} when the keystore needs a passphrase that is missing or wrong.
  * @throws {@link DataDirCorruptError} when the keystore or the secret file cannot be used.
@@ -131,7 +131,8 @@ export async function loadOrCreateSecrets(dataDir: string, passphrase: string | 
   if (!(await exists(keystorePath))) {
     const node = createIdentity()
     const admin = createIdentity()
-    const secretHolder = createIdentity()
+    // The node secret: 32 random bytes, kept as the seed of a keystore entry.
+    const secretHolder = importIdentity(randomBytes(NODE_SECRET_BYTES))
     const keystore = createKeystore()
     keystore.add(node, { label: NODE_IDENTITY_LABEL })
     keystore.add(admin, { label: ADMIN_IDENTITY_LABEL })
@@ -139,10 +140,11 @@ export async function loadOrCreateSecrets(dataDir: string, passphrase: string | 
     if (passphrase !== undefined) {
       await saveKeystore(keystorePath, keystore, passphrase)
     } else {
-      const sealKey = randomBytes(NODE_SECRET_BYTES)
-      // The seal key first: a keystore is never on disk without what opens it.
-      await writeSecretFile(secretPath, sealKey)
-      await saveKeystore(keystorePath, keystore, sealKey)
+      // The node secret seals the keystore; it goes first, so a keystore is never on disk
+      // without what opens it.
+      const nodeSecret = seedOf(secretHolder)
+      await writeSecretFile(secretPath, nodeSecret)
+      await saveKeystore(keystorePath, keystore, nodeSecret)
     }
     return { node, admin, nodeSecret: seedOf(secretHolder), created: true }
   }
