@@ -168,11 +168,11 @@ describe('qflow run, exec, flow history and resume on the embedded node', () => 
     server = await recordingServer()
     const dir = temp()
     const data = join(dir, 'data')
-    await writeFile(join(dir, 'flow.json'), everyStepFlow(server.url, 1500))
+    await writeFile(join(dir, 'flow.json'), everyStepFlow(server.url, 3000))
     const run = spawnQflow(['run', join(dir, 'flow.json'), '--input', '{"amount":10}', '--data-dir', data, '--progress'], LOCAL)
     children.push(run)
     // Wait until the durable delay is dispatched: the progress line names it.
-    for (let i = 0; i < 200 && !run.stderr().includes('at pause'); i++) await new Promise((r) => setTimeout(r, 25))
+    for (let i = 0; i < 800 && !run.stderr().includes('at pause'); i++) await new Promise((r) => setTimeout(r, 25))
     expect(run.stderr()).toContain('at pause')
 
     const busy = await qflow(['--json', 'exec', 'list', '--data-dir', data])

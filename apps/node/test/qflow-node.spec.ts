@@ -23,7 +23,7 @@ function twoStepFlow(id: string, delayMs: number) {
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 1000; i++) {
     if (await check()) return
     await new Promise((r) => setTimeout(r, 10))
   }
@@ -128,8 +128,8 @@ describe('createQflowNode', () => {
     const node = await open({ dataDir: join(temp(), 'data') })
     const { engine, qonsent } = node.parts
     const user = createIdentity()
-    await engine.createFlow(twoStepFlow('consented', 700) as never, await node.asAdmin())
-    await qonsent.grant(createGrant({ subject: user.did, resource: 'qflow:flow:consented', actions: ['execute'], grantedBy: node.parts.admin.did, expiresAt: Date.now() + 400 }))
+    await engine.createFlow(twoStepFlow('consented', 1500) as never, await node.asAdmin())
+    await qonsent.grant(createGrant({ subject: user.did, resource: 'qflow:flow:consented', actions: ['execute'], grantedBy: node.parts.admin.did, expiresAt: Date.now() + 1000 }))
     const token = await issueToken(user, { audience: 'qflow', ttlMs: 60_000 })
     const id = await engine.startExecution('consented', { n: 4 }, { actor: { did: user.did, credentials: { token } } })
     await until(() => engine.live(id)?.status === 'paused', 'the consent to lapse')
