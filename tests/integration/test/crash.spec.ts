@@ -177,5 +177,8 @@ describe('crash safety: qflow run killed with SIGKILL and resumed, over and over
         `(${repeated} keys re-sent after a crash), ${(runMs / 1000).toFixed(1)} s of kill/resume`
     )
     expect(kills).toBeGreaterThanOrEqual(50)
+    // Not vacuous: processes died right after an effect, and those effects were sent again, keyed the same.
+    expect(effectKills).toBeGreaterThan(0)
+    expect(repeated).toBeGreaterThan(0)
   }, 300_000)
 })
