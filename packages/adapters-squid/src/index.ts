@@ -71,6 +71,7 @@ export {
 } from './errors.js'
 export { createIdentity, type Identity, type IdentityExport, importIdentity } from './identity.js'
 export { type KeyDirectory, type KeyDirectoryInit, type KeyResolver, keyDirectory } from './keys.js'
+export { type OffThreadSigner, type OffThreadSignerInit, offThreadSigner, SignerClosedError } from './off-thread-signer.js'
 export {
   createKeystore,
   type Keystore,
