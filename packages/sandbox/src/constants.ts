@@ -10,6 +10,8 @@ export const DEFAULT_MAX_INPUT_BYTES = 1 << 20
 export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 /** Default number of warm instances (workers) kept per template. */
 export const DEFAULT_POOL_SIZE = 2
+/** Default number of started workers kept ready for a template's cold start or a replacement. */
+export const DEFAULT_SPARE_WORKERS = 1
 /** Default heap limit of one worker's JavaScript side (host buffers), in MB. */
 export const DEFAULT_WORKER_HEAP_MB = 256
 /** The host functions the sandbox can grant a template (namespace `extism:host/user`). */

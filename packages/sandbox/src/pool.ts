@@ -17,8 +17,50 @@ export interface WorkerReply {
   readonly pages?: number
 }
 
+/**
+ * Started workers not yet bound to a template (their thread and the Extism SDK already loaded), so
+ * a template's cold start skips thread start-up. Taking one starts its replacement.
+ */
+export class SpareWorkers {
+  private readonly spares: PooledWorker[] = []
+  private stopped = false
+
+  constructor(
+    private readonly count: number,
+    private readonly heapMb: number
+  ) {
+    this.fill()
+  }
+
+  private fill(): void {
+    while (!this.stopped && this.spares.length < this.count) {
+      const worker = new PooledWorker(this.heapMb)
+      worker.onExit = (w) => {
+        const i = this.spares.indexOf(w)
+        if (i >= 0) this.spares.splice(i, 1)
+      }
+      this.spares.push(worker)
+    }
+  }
+
+  /** A started worker (a spare if one is left, else a new one). */
+  take(): PooledWorker {
+    const spare = this.spares.shift()
+    this.fill()
+    return spare ?? new PooledWorker(this.heapMb)
+  }
+
+  /** Kills the spares. */
+  stop(): void {
+    this.stopped = true
+    for (const w of this.spares.splice(0)) w.kill()
+  }
+}
+
 /** How a pool's workers are made. */
 export interface PoolOptions {
+  /** Where started workers come from. */
+  readonly spares: SpareWorkers
   /** The compiled, prepared module. */
   readonly module: CompiledModule
   /** Exports of the module's mutable globals, restored after each call. */
@@ -29,24 +71,25 @@ export interface PoolOptions {
   readonly allowedHosts: readonly string[]
   /** Warm instances kept. */
   readonly size: number
-  /** Heap limit of a worker, MB. */
-  readonly heapMb: number
 }
 
 /** The outcome of a call on a worker: a reply, or `timeout` (the worker was killed). */
 export type CallOutcome = { readonly timedOut: false; readonly reply: WorkerReply } | { readonly timedOut: true }
 
-class PooledWorker {
+/** A worker thread running {@link WORKER_SOURCE}: started before it is given a template. */
+export class PooledWorker {
   readonly worker: Worker
   private nextId = 0
   private readonly pending = new Map<number, (reply: WorkerReply) => void>()
   dead = false
+  /** Called once when the worker dies (crash, exit or kill). */
+  onExit: (w: PooledWorker) => void = () => {}
 
-  constructor(options: PoolOptions, onExit: (w: PooledWorker) => void) {
+  constructor(heapMb: number) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { extismPath },
-      resourceLimits: { maxOldGenerationSizeMb: options.heapMb, maxYoungGenerationSizeMb: 16 },
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 },
       stdout: false,
       stderr: false
     })
@@ -61,7 +104,7 @@ class PooledWorker {
       this.dead = true
       for (const [id, resolve] of this.pending) resolve({ id, ok: false, kind: 'trap', message: `worker died: ${String((err as Error)?.message ?? err)}` })
       this.pending.clear()
-      onExit(this)
+      this.onExit(this)
     }
     this.worker.on('error', fail)
     this.worker.on('exit', (code) => fail(new Error(`exit ${code}`)))
@@ -108,7 +151,8 @@ export class TemplatePool {
 
   /** Starts a worker and loads the plugin in it; resolves its load reply. */
   private async spawn(): Promise<{ worker?: PooledWorker; reply: WorkerReply }> {
-    const worker = new PooledWorker(this.options, (w) => this.forget(w))
+    const worker = this.options.spares.take()
+    worker.onExit = (w) => this.forget(w)
     this.all.add(worker)
     const reply = await worker.request({
       type: 'load',

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_MEMORY_PAGES,
   DEFAULT_MAX_OUTPUT_BYTES,
   DEFAULT_POOL_SIZE,
+  DEFAULT_SPARE_WORKERS,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_WORKER_HEAP_MB,
   KERNEL_IMPORTS
@@ -28,7 +29,7 @@ import {
   TemplateTamperedError,
   UnknownTemplateError
 } from './errors.js'
-import { TemplatePool, type WorkerReply } from './pool.js'
+import { SpareWorkers, TemplatePool, type WorkerReply } from './pool.js'
 import { parseManifest, type SandboxLimits, type TemplateManifest, templateCid } from './template.js'
 import { type CompiledModule, compileModule, type ModuleImport, prepareModule } from './wasm-binary.js'
 
@@ -46,6 +47,8 @@ export interface SandboxInit {
   readonly workerHeapMb?: number
   /** Workers started per template at install (default 1; 0 defers to the first call). */
   readonly warmInstances?: number
+  /** Started workers kept ready for the next template or replacement (default 1). */
+  readonly spareWorkers?: number
 }
 
 /** What a sandbox is given. */
@@ -179,6 +182,7 @@ class WasmSandbox implements Sandbox {
   private readonly ceiling: SandboxLimits
   private readonly ajv = new Ajv2020({ allErrors: false, strict: false, logger: false })
   private running = false
+  private spares: SpareWorkers | undefined
   private totals = { calls: 0, outcomes: {} as Record<string, number>, fuelUsed: 0, inputBytes: 0, outputBytes: 0 }
 
   constructor(
@@ -201,11 +205,15 @@ class WasmSandbox implements Sandbox {
   }
 
   async start(): Promise<void> {
+    if (this.running) return
+    this.spares = new SpareWorkers(this.init.spareWorkers ?? DEFAULT_SPARE_WORKERS, this.init.workerHeapMb ?? DEFAULT_WORKER_HEAP_MB)
     this.running = true
   }
 
   async stop(): Promise<void> {
     this.running = false
+    this.spares?.stop()
+    this.spares = undefined
     for (const template of this.loaded.values()) template.pool.close()
     this.loaded.clear()
     this.byName.clear()
@@ -306,7 +314,7 @@ class WasmSandbox implements Sandbox {
       hostFunctions: manifest.hostFunctions ?? [],
       allowedHosts: manifest.allowedHosts ?? [],
       size: this.init.poolSize ?? DEFAULT_POOL_SIZE,
-      heapMb: this.init.workerHeapMb ?? DEFAULT_WORKER_HEAP_MB
+      spares: this.spares as SpareWorkers
     })
     const failed = await pool.warm(this.init.warmInstances ?? 1)
     if (failed !== undefined) {

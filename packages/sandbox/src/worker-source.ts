@@ -51,9 +51,19 @@ const grantable = {
   random_u64: () => randomBytes(8).readBigUInt64LE(0)
 }
 function pages() { return memory === null ? 0 : memory.buffer.byteLength / 65536 }
+// Warm the SDK's code paths on a minimal module (one memory, nothing else) while the worker is a
+// spare, so binding it to a template later costs an instantiation, not a JIT warm-up.
+ready = (async () => {
+  const tiny = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0])
+  try {
+    const warmup = await createPlugin({ wasm: [{ data: tiny }] }, { useWasi: false, runInWorker: false })
+    await warmup.close()
+  } catch {}
+})()
 parentPort.on('message', async (message) => {
   if (message.type === 'load') {
     try {
+      await ready
       loadMessage = message
       await instantiate(message)
       parentPort.postMessage({ id: message.id, ok: true, pages: pages() })
