@@ -3,7 +3,7 @@ import { type QerberosMonitor, qerberos } from '@qflow/adapters-qerberos'
 import { qindex, type SqliteQindex } from '@qflow/adapters-qindex'
 import { type FileSubnetKeyring, fileKeyring, qlock } from '@qflow/adapters-qlock'
 import { createEmbeddedQonsent, createGrant, type EmbeddedQonsent } from '@qflow/adapters-qonsent'
-import { type Identity, issueToken, type SquidVerifier, squidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
+import { type Identity, issueToken, offThreadSigner, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
 import { createDefaultPipeline } from '@qflow/pipeline'
 import { createActionRegistry, dataTransformAction, type Engine, engine, httpRequestAction, logAction } from '@qflow/scheduler'
 import { createStateStore, type StateStore } from '@qflow/state'
@@ -130,9 +130,13 @@ class EmbeddedQflowNode implements QflowNode {
     this.teardown.push(() => keyring.stop())
     const lock = qlock()({ signer: node, verifier, keyring, recipientKeys: { x25519PublicKey: async (did) => x25519PublicKeyFromDid(did) } })
 
+    // Every log entry is signed by the node identity, on a worker thread: the event loop keeps
+    // driving executions while entries are signed on the other core.
+    const logSigner = offThreadSigner(node)
+    this.teardown.push(() => logSigner.close())
     const store = await createStateStore(
       { dataDir: resolve(dataDir, DATA_DIR_LAYOUT.state), durability: config.durability ?? DEFAULT_DURABILITY, subnet },
-      { qlock: lock, signer: node, verifier }
+      { qlock: lock, signer: logSigner, verifier }
     )
     this.teardown.push(() => store.stop())
 
