@@ -16,7 +16,8 @@ export interface WasmRunParams {
 
 /**
  * The `wasm.run` action: runs a template function in the sandbox with the step's `input` and
- * returns its JSON output. Failures surface as the sandbox's typed errors (non-retryable).
+ * returns its JSON output. The step's abort signal (step timeout, pause, abort) stops the call.
+ * Failures surface as the sandbox's typed errors.
  */
 export function wasmRunAction(sandbox: Pick<Sandbox, 'run' | 'resolve'>): Action<WasmRunParams, unknown> {
   return {
@@ -32,7 +33,7 @@ export function wasmRunAction(sandbox: Pick<Sandbox, 'run' | 'resolve'>): Action
       const template = sandbox.resolve(params.module)
       const fn = params.function ?? template?.manifest.exports[0]
       if (fn === undefined) throw new InvalidActionParamsError('wasm.run', 'function', 'no function named and the template is not installed')
-      const { output, metrics } = await sandbox.run(params.module, fn, params.input ?? null)
+      const { output, metrics } = await sandbox.run(params.module, fn, params.input ?? null, { signal: context.signal })
       context.log('debug', `wasm.run ${params.module} ${fn}`, {
         template: metrics.template,
         fuelUsed: metrics.fuelUsed,

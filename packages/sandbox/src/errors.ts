@@ -235,3 +235,17 @@ export class SandboxUnavailableError extends Error {
     super(message)
   }
 }
+
+/** Thrown when a call's abort signal fires (the step timed out, or its execution was paused or aborted); the worker running it was killed. */
+export class SandboxCallAbortedError extends Error {
+  static override readonly name = 'SandboxCallAbortedError'
+  override readonly name = 'SandboxCallAbortedError'
+  readonly retryable = true
+  readonly template: string
+  readonly function: string
+  constructor(template: string, fn: string) {
+    super(`${fn} of ${template} was aborted`)
+    this.template = template
+    this.function = fn
+  }
+}

@@ -55,6 +55,7 @@ export {
   InvalidAllowListError,
   InvalidManifestError,
   InvalidModuleError,
+  SandboxCallAbortedError,
   SandboxFuelExhaustedError,
   SandboxImportNotGrantedError,
   SandboxInputTooLargeError,

@@ -73,8 +73,11 @@ export interface PoolOptions {
   readonly size: number
 }
 
-/** The outcome of a call on a worker: a reply, or `timeout` (the worker was killed). */
-export type CallOutcome = { readonly timedOut: false; readonly reply: WorkerReply } | { readonly timedOut: true }
+/** The outcome of a call on a worker: a reply, or `timeout`/`aborted` (the worker was killed). */
+export type CallOutcome =
+  | { readonly timedOut: false; readonly aborted: false; readonly reply: WorkerReply }
+  | { readonly timedOut: true; readonly aborted: false }
+  | { readonly timedOut: false; readonly aborted: true }
 
 /** A worker thread running {@link WORKER_SOURCE}: started before it is given a template. */
 export class PooledWorker {
@@ -223,26 +226,32 @@ export class TemplatePool {
    * (its call never settles; the worker is discarded). A worker whose call failed with anything
    * but a guest-reported error is discarded too.
    */
-  async call(message: Record<string, unknown>, timeoutMs: number): Promise<CallOutcome> {
+  async call(message: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<CallOutcome> {
+    if (signal?.aborted) return { timedOut: false, aborted: true }
     const { worker, failure } = await this.acquire()
-    if (worker === undefined) return { timedOut: false, reply: failure as WorkerReply }
+    if (worker === undefined) return { timedOut: false, aborted: false, reply: failure as WorkerReply }
     let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<'timeout'>((resolve) => {
+    let onAbort: (() => void) | undefined
+    const stopped = new Promise<'timeout' | 'aborted'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs)
+      onAbort = () => resolve('aborted')
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (signal?.aborted) resolve('aborted')
     })
-    const reply = await Promise.race([worker.request(message), timeout])
+    const reply = await Promise.race([worker.request(message), stopped])
     clearTimeout(timer)
-    if (reply === 'timeout') {
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+    if (reply === 'timeout' || reply === 'aborted') {
       this.discard(worker)
       this.refill()
-      return { timedOut: true }
+      return reply === 'timeout' ? { timedOut: true, aborted: false } : { timedOut: false, aborted: true }
     }
     if (reply.ok || reply.kind === 'guest-error') this.release(worker)
     else {
       this.discard(worker)
       this.refill()
     }
-    return { timedOut: false, reply }
+    return { timedOut: false, aborted: false, reply }
   }
 
   /** Hands a fresh worker to a waiting caller after one was discarded. */

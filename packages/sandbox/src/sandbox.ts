@@ -16,6 +16,7 @@ import {
 import {
   InvalidManifestError,
   InvalidModuleError,
+  SandboxCallAbortedError,
   SandboxFuelExhaustedError,
   SandboxImportNotGrantedError,
   SandboxInputTooLargeError,
@@ -73,6 +74,8 @@ export interface CallOptions {
   readonly timeoutMs?: number
   /** Fuel budget. */
   readonly fuel?: number
+  /** Stops the call (killing its worker) when aborted: {@link SandboxCallAbortedError}. */
+  readonly signal?: AbortSignal
 }
 
 /** What one call cost and how it ended. */
@@ -404,9 +407,15 @@ class WasmSandbox implements Sandbox {
     }
     const outcome = await template.pool.call(
       { type: 'call', fn, input: bytes, fuel, metered: this.init.fuel ?? true, maxOutputBytes: limits.maxOutputBytes },
-      timeoutMs
+      timeoutMs,
+      options.signal
     )
     const durationMs = performance.now() - started
+    if (outcome.aborted) {
+      const error = new SandboxCallAbortedError(template.cid, fn)
+      this.record({ ...base, durationMs, fuelUsed: 0, peakMemoryPages: 0, outputBytes: 0, outcome: error.name })
+      throw error
+    }
     if (outcome.timedOut) {
       const error = new SandboxTimeoutError(template.cid, fn, timeoutMs)
       this.record({ ...base, durationMs, fuelUsed: 0, peakMemoryPages: 0, outputBytes: 0, outcome: error.name })

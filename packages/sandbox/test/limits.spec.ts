@@ -41,6 +41,15 @@ describe('limits and hostile modules', () => {
     await expect(box.call('spin@0.0.1', 'spin', '', { fuel: 10_000 })).rejects.toMatchObject({ name: 'SandboxFuelExhaustedError' })
   })
 
+  it('an aborted call is stopped and its worker discarded', async () => {
+    const controller = new AbortController()
+    const call = box.call('spin@0.0.1', 'spin', '', { signal: controller.signal })
+    setTimeout(() => controller.abort(), 50)
+    await expect(call).rejects.toMatchObject({ name: 'SandboxCallAbortedError' })
+    await stillServes(box)
+    await expect(box.call('spin@0.0.1', 'spin', '', { fuel: 10_000 })).rejects.toMatchObject({ name: 'SandboxFuelExhaustedError' })
+  })
+
   it('a recursion bomb is contained', async () => {
     await expect(box.call('recurse@0.0.1', 'recurse', '')).rejects.toMatchObject({ name: 'SandboxTrapError', kind: 'stack-overflow' })
     await stillServes(box)
