@@ -11,10 +11,10 @@ const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = resolve(here, '..')
 const templatesDir = resolve(packageDir, '../../examples/templates')
 
-/** Template sources: every `.ts` in examples/templates and examples/templates/hostile, minus the shared abort. */
-export async function templateSources() {
+/** Template sources: every `.ts` in examples/templates (and examples/templates/hostile if asked), minus the shared modules. */
+export async function templateSources(hostile = false) {
   const sources = []
-  for (const dir of [templatesDir, join(templatesDir, 'hostile')]) {
+  for (const dir of hostile ? [templatesDir, join(templatesDir, 'hostile')] : [templatesDir]) {
     for (const name of (await readdir(dir)).sort()) {
       if (name.endsWith('.ts') && name !== 'abort.ts' && name !== 'json-out.ts') sources.push(join(dir, name))
     }
@@ -22,12 +22,16 @@ export async function templateSources() {
   return sources
 }
 
-/** Compiles each template that is missing or older than its sources into `outDir`; returns the files. */
-export async function buildTemplates(outDir = join(packageDir, 'dist/templates')) {
+/**
+ * Compiles each template that is missing or older than its sources into `outDir`, writing its
+ * manifest beside it; returns the files. The test-only hostile modules are built only if asked
+ * (the tests build everything into test/.templates; the package ships the examples only).
+ */
+export async function buildTemplates(outDir = join(packageDir, 'dist/templates'), { hostile = false } = {}) {
   await mkdir(outDir, { recursive: true })
   const shared = Math.max((await stat(join(templatesDir, 'abort.ts'))).mtimeMs, (await stat(join(templatesDir, 'json-out.ts'))).mtimeMs, (await stat(fileURLToPath(import.meta.url))).mtimeMs)
   const built = []
-  for (const source of await templateSources()) {
+  for (const source of await templateSources(hostile)) {
     const name = basename(source, '.ts')
     const out = join(outDir, `${name}.wasm`)
     built.push(out)
