@@ -40,23 +40,31 @@ export default async function bench(): Promise<Measurement[]> {
 
   // 2. Throughput of the JSON-transform template on both cores (2 warm workers, 4 calls in flight).
   const input = { data: { id: 7, name: 'Ada Lovelace', email: 'ada@example.org', tags: ['math', 'engines'], secret: 'x' }, pick: ['id', 'name', 'email', 'tags'], rename: { name: 'fullName' } }
-  const batch = 64
-  const throughput = await measure(
-    'json-transform: 64 calls, 4 in flight, 2 workers',
-    async () => {
-      let next = 0
-      const lane = async (): Promise<void> => {
-        while (next < batch) {
-          next++
-          await box.run('json-transform@1.0.0', 'transform', input)
-        }
+  // Sustained: 4,000 calls with 4 in flight over the 2 workers, three runs; the median run is reported.
+  const sustained = async (calls: number, inFlight: number): Promise<number> => {
+    let next = 0
+    const lane = async (): Promise<void> => {
+      while (next < calls) {
+        next++
+        await box.run('json-transform@1.0.0', 'transform', input)
       }
-      await Promise.all([lane(), lane(), lane(), lane()])
-    },
-    { warmup: 10, iterations: 100, opsPerCall: batch }
-  )
+    }
+    const t0 = performance.now()
+    await Promise.all(Array.from({ length: inFlight }, lane))
+    return performance.now() - t0
+  }
+  await sustained(1_000, 4)
+  const runs = [await sustained(4_000, 4), await sustained(4_000, 4), await sustained(4_000, 4)].sort((x, y) => x - y)
+  const runMs = runs[1] as number
+  const throughput: Measurement = {
+    name: 'json-transform: 4,000 calls, 4 in flight, 2 workers',
+    samples: 4_000,
+    medianUs: (runMs * 1000) / 4_000,
+    p99Us: ((runs[2] as number) * 1000) / 4_000,
+    opsPerSec: 4_000 / (runMs / 1000)
+  }
   const single = await measure('json-transform: one call at a time', () => box.run('json-transform@1.0.0', 'transform', input), { warmup: 200, iterations: 2_000 })
-  throughput.extra = { callsPerSec: Math.round(throughput.opsPerSec), fuelPerCall: (await box.run('json-transform@1.0.0', 'transform', input)).metrics.fuelUsed }
+  throughput.extra = { note: 'median/p99 = amortised us per call of the median/slowest run', callsPerSec: Math.round(throughput.opsPerSec), fuelPerCall: (await box.run('json-transform@1.0.0', 'transform', input)).metrics.fuelUsed }
   out.push(throughput, single)
   await box.stop()
 
