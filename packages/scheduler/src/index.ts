@@ -52,6 +52,7 @@ export {
   EventTimeoutError,
   ExecutionStateError,
   FlowReferenceError,
+  InvalidExecutionInputError,
   StepIntegrityError,
   StepTimeoutError,
   UnknownExecutionError

@@ -89,6 +89,22 @@ describe('engine: sequential flows, conditions and the log', () => {
     expect(await e.store.flows.current('loop')).toBeUndefined()
   })
 
+  it('refuses an input that breaks the flow inputSchema, storing nothing', async () => {
+    const e = await setup()
+    const typed = flowOf('typed-input', [{ id: 'a', type: 'task', action: 'log', params: { message: '{{ input.email }}' } }], e.user.did, {
+      inputSchema: { type: 'object', required: ['email'], properties: { email: { type: 'string', format: 'email' } } }
+    })
+    await e.engine.createFlow(typed, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const bad = await e.engine
+      .startExecution('typed-input', { email: 'not an address' }, { actor: { did: e.user.did, credentials: { token: await e.token() } }, executionId: 'bad-input' })
+      .catch((err) => err)
+    expect(bad.name).toBe('InvalidExecutionInputError')
+    expect(bad.problems).toEqual([{ pointer: '/email', message: 'must match format "email"' }])
+    expect(await e.store.log.head('bad-input')).toBeUndefined()
+    const good = await e.engine.run('typed-input', { email: 'ada@example.org' }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(good.output).toEqual({ message: 'ada@example.org', level: 'info' })
+  })
+
   it('refuses to start without valid credentials, storing nothing', async () => {
     const e = await setup()
     await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })

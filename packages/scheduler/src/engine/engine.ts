@@ -12,6 +12,7 @@ import {
   EventTimeoutError,
   ExecutionStateError,
   FlowReferenceError,
+  InvalidExecutionInputError,
   StepIntegrityError,
   StepTimeoutError,
   UnknownExecutionError
@@ -333,6 +334,8 @@ class QflowEngine implements Engine {
     if (this.executions.has(executionId) || (await this.components.log.head(executionId)) !== undefined) return executionId
     const { flow, hash } = await this.resolveFlow(ref)
     const graph = this.graphFor(flow, hash)
+    const problems = graph.checkInput(input ?? null)
+    if (problems.length > 0) throw new InvalidExecutionInputError(flow.id, problems)
     const subnet = options.subnet ?? flow.metadata?.daoSubnet ?? this.subnet
     const now = Date.now()
     const record: IndexRecord = {

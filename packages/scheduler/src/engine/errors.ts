@@ -80,3 +80,16 @@ export class EngineNotStartedError extends Error {
     super('The engine is not started')
   }
 }
+
+/** Thrown when an execution's input does not satisfy its flow's `inputSchema`; nothing is stored. */
+export class InvalidExecutionInputError extends Error {
+  static override readonly name = 'InvalidExecutionInputError'
+  override readonly name = 'InvalidExecutionInputError'
+  readonly retryable = false
+  /** Every problem, with a JSON pointer into the input. */
+  readonly problems: readonly { pointer: string; message: string }[]
+  constructor(flowId: string, problems: readonly { pointer: string; message: string }[]) {
+    super(`The input does not match the inputSchema of ${flowId}: ${problems.map((p) => `${p.pointer || '/'} ${p.message}`).join('; ')}`)
+    this.problems = problems
+  }
+}

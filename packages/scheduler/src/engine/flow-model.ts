@@ -46,5 +46,7 @@ export interface EngineFlow {
   readonly version: string
   readonly owner: string
   readonly steps: readonly EngineStep[]
+  /** JSON Schema of the run input. */
+  readonly inputSchema?: unknown
   readonly metadata?: { readonly daoSubnet?: string; readonly [key: string]: unknown }
 }

@@ -1,4 +1,4 @@
-import { buildStepGraph, type StepGraph } from '@qflow/flow-schema'
+import { buildStepGraph, compileJsonSchema, type StepGraph } from '@qflow/flow-schema'
 import type { EngineFlow, EngineStep } from './flow-model.js'
 
 /** How a step ended, which picks the edge followed. */
@@ -17,6 +17,8 @@ export interface FlowGraph {
   branches(id: string): readonly (readonly string[])[]
   /** The step that follows `id` for this outcome, or undefined where the path (or branch) ends. */
   next(id: string, outcome: StepOutcome): string | undefined
+  /** Problems of an input against the flow's `inputSchema` (none when it has no schema). */
+  checkInput(input: unknown): { pointer: string; message: string }[]
 }
 
 /** Thrown when an execution refers to a step its flow does not have (a corrupted or mismatched log). */
@@ -39,6 +41,7 @@ export function buildFlowGraph(flow: EngineFlow, hash: string): FlowGraph {
   const graph: StepGraph = buildStepGraph(flow as never)
   const entry = graph.entry
   if (entry === undefined) throw new UnknownStepError('(the flow has no steps)')
+  const validateInput = flow.inputSchema === undefined ? undefined : compileJsonSchema(flow.inputSchema as never)
   return {
     flow,
     hash,
@@ -52,6 +55,10 @@ export function buildFlowGraph(flow: EngineFlow, hash: string): FlowGraph {
     next(id, outcome) {
       for (const edge of graph.edges(id)) if (edge.kind === outcome) return edge.to
       return undefined
+    },
+    checkInput(input) {
+      if (validateInput === undefined || validateInput(input)) return []
+      return (validateInput.errors ?? []).map((e) => ({ pointer: e.instancePath, message: e.message ?? 'is invalid' }))
     }
   }
 }
