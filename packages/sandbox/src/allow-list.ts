@@ -14,6 +14,10 @@ export interface ApprovedTemplate {
   readonly name: string
   /** The version it was approved under. */
   readonly version: string
+  /** Host functions the DAO lets its manifest grant (none if absent). */
+  readonly hostFunctions?: readonly string[]
+  /** Outbound hosts the DAO lets its manifest allow (none if absent). */
+  readonly allowedHosts?: readonly string[]
 }
 
 /** The list of templates a DAO approved. */
@@ -87,6 +91,10 @@ function checkList(list: unknown): asserts list is AllowList {
       CID.parse(e.cid as string)
     } catch {
       throw new InvalidAllowListError(`${p}/cid`, 'not a CID')
+    }
+    for (const key of ['hostFunctions', 'allowedHosts']) {
+      const v = e[key]
+      if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw new InvalidAllowListError(`${p}/${key}`, 'must be an array of strings')
     }
   })
 }

@@ -135,7 +135,8 @@ export interface Sandbox {
   /** Stops every worker. */
   stop(): Promise<void>
   /**
-   * Installs a template: refuses one whose CID is not approved ({@link TemplateNotApprovedError})
+   * Installs a template: refuses one whose CID is not approved, or whose manifest grants host
+   * functions or hosts the allow-list does not approve for it ({@link TemplateNotApprovedError}),
    * or whose bytes do not hash to its manifest's CID ({@link TemplateTamperedError}) before
    * compiling anything, checks its imports against its grants, rewrites it (memory cap, fuel) and
    * warms its pool.
@@ -294,6 +295,12 @@ class WasmSandbox implements Sandbox {
         manifest.module,
         `Template ${manifest.module} is approved as ${approval.name}@${approval.version}, not as ${manifest.name}@${manifest.version}`
       )
+    }
+    for (const key of ['hostFunctions', 'allowedHosts'] as const) {
+      const extra = (manifest[key] ?? []).filter((grant) => !(approval[key] ?? []).includes(grant))
+      if (extra.length > 0) {
+        throw new TemplateNotApprovedError(manifest.module, `Template ${manifest.name}@${manifest.version}: the allow-list does not approve ${key} ${extra.join(', ')}`)
+      }
     }
     const actual = await templateCid(bytes)
     if (actual !== manifest.module) throw new TemplateTamperedError(manifest.module, actual)

@@ -84,6 +84,24 @@ describe('approval', () => {
     expect(now).toBeLessThanOrEqual(Date.now())
   })
 
+  it('refuses a manifest granting what the allow-list does not approve for the template', async () => {
+    const dao = createIdentity()
+    const clock = await builtTemplate('clock')
+    const echo = await builtTemplate('echo')
+    // The DAO approved the clock template's bytes, but not its clock grant.
+    const allowList = await signAllowList(
+      { v: 1, issuer: dao.did, issuedAt: new Date().toISOString(), templates: [{ cid: clock.manifest.module, name: 'clock', version: '0.0.1' }, { cid: echo.manifest.module, name: 'echo', version: '1.0.0' }] },
+      dao
+    )
+    const box = sandbox({ trustedIssuers: [dao.did] })({ allowList })
+    boxes.push(box)
+    await box.start()
+    await expect(box.install(clock.manifest, clock.bytes)).rejects.toMatchObject({ name: 'TemplateNotApprovedError' })
+    await expect(box.install({ ...echo.manifest, allowedHosts: ['example.org'] }, echo.bytes)).rejects.toMatchObject({ name: 'TemplateNotApprovedError' })
+    await box.install(echo.manifest, echo.bytes)
+    await stillServes(box)
+  })
+
   it('refuses a manifest granting a host function the sandbox does not have', async () => {
     const { box, templates } = await startSandbox(['echo'], {}, ['clock'])
     boxes.push(box)
