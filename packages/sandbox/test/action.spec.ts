@@ -70,6 +70,23 @@ describe('wasm.run through the engine', () => {
     expect((await e.engine.state(ok.executionId)).steps.t?.output).toEqual({ a: 1 })
   })
 
+  it('a step timeout stops a runaway template (its worker is killed) and the sandbox keeps serving', async () => {
+    const started = await startSandbox(['echo', 'spin'], { limits: { fuel: 1e12, timeoutMs: 60_000 } })
+    box = started.box
+    env = await createTestEnv({ actions: [wasmRunAction(box) as never] })
+    const e = env
+    const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    await e.engine.createFlow(
+      flowOf('runaway', [{ id: 'spin', type: 'task', action: 'wasm.run', params: { module: 'spin@0.0.1' }, timeout: 200, retryPolicy: { maxAttempts: 1 } }], e.user.did),
+      await actor()
+    )
+    const failed = await e.engine.run('runaway', null, await actor())
+    expect(failed).toMatchObject({ status: 'failed', error: { stepId: 'spin' } })
+    expect(box.metrics().outcomes.SandboxCallAbortedError).toBe(1)
+    const { output } = await box.call('echo@1.0.0', 'echo', 'after')
+    expect(new TextDecoder().decode(output)).toBe('after')
+  })
+
   it('an unapproved module fails the step with TemplateNotApprovedError', async () => {
     const started = await startSandbox(['echo'])
     box = started.box
