@@ -20,6 +20,7 @@ let snapshot = null
 let stateGlobals = []
 let loadMessage = null
 let ready = Promise.resolve()
+let broken = null
 async function instantiate(message) {
   const user = {}
   for (const name of message.hostFunctions) user[name] = grantable[name]
@@ -33,7 +34,7 @@ async function instantiate(message) {
   oom = instance.exports.__qflow_oom
   memory = instance.exports.memory
   stateGlobals = message.stateGlobals.map((name) => instance.exports[name])
-  // The state right after instantiation, restored before every call: every call starts from it.
+  // The state right after instantiation, restored after every call: every call starts from it.
   snapshot = { memory: new Uint8Array(memory.buffer).slice(), globals: stateGlobals.map((g) => g.value) }
 }
 // Puts the instance back in its post-instantiation state (a fresh instance if memory grew since).
@@ -44,7 +45,12 @@ async function restore() {
   }
   new Uint8Array(memory.buffer).set(snapshot.memory)
   for (let i = 0; i < stateGlobals.length; i++) stateGlobals[i].value = snapshot.globals[i]
-  plugin.reset()
+  await plugin.reset()
+}
+// A restore that failed leaves the worker unusable: its next call answers with the failure, and
+// the host discards the worker.
+function restoreAfterCall() {
+  ready = restore().catch((err) => { broken = err })
 }
 const grantable = {
   clock_now_ms: () => BigInt(Date.now()),
@@ -74,6 +80,10 @@ parentPort.on('message', async (message) => {
   }
   if (message.type === 'call') {
     await ready
+    if (broken !== null) {
+      parentPort.postMessage({ id: message.id, ok: false, kind: 'trap', message: 'instance could not be reset: ' + String(broken && broken.message || broken), fuelUsed: 0, pages: pages() })
+      return
+    }
     fuel.value = BigInt(message.fuel)
     oom.value = 0
     const started = fuel.value
@@ -83,14 +93,14 @@ parentPort.on('message', async (message) => {
       const length = out === null ? 0 : out.byteLength
       if (length > message.maxOutputBytes) {
         parentPort.postMessage({ id: message.id, ok: false, kind: 'output', bytes: length, message: 'output too large', fuelUsed: used, pages: pages() })
-        ready = restore()
+        restoreAfterCall()
         return
       }
       const output = new Uint8Array(length)
       if (out !== null) output.set(new Uint8Array(out.buffer, out.byteOffset, length))
       const peak = pages()
       parentPort.postMessage({ id: message.id, ok: true, output, fuelUsed: used, pages: peak }, [output.buffer])
-      ready = restore()
+      restoreAfterCall()
     } catch (err) {
       const used = Number(started - fuel.value)
       let kind = 'guest-error'
@@ -99,7 +109,7 @@ parentPort.on('message', async (message) => {
       else if (err instanceof RangeError && /call stack/i.test(err.message)) kind = 'stack-overflow'
       else if (err instanceof WebAssembly.RuntimeError) kind = 'trap'
       parentPort.postMessage({ id: message.id, ok: false, kind, message: String(err && err.message || err), fuelUsed: used, pages: pages() })
-      ready = restore()
+      restoreAfterCall()
     }
   }
 })
