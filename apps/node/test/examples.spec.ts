@@ -2,10 +2,10 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { type Flow, parseFlow } from '@qflow/flow-schema'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { EXAMPLES, qflow, REPO_ROOT } from './fixtures/cli.js'
+import { EXAMPLES, qflow, REPO_ROOT, useTempDir } from './fixtures/cli.js'
 
 /** How many flows examples/flows holds; update it with the examples. */
-const EXAMPLE_COUNT = 10
+const EXAMPLE_COUNT = 11
 
 async function flowFiles(dir: string): Promise<string[]> {
   const found: string[] = []
@@ -31,6 +31,14 @@ describe('examples/flows', () => {
     const report = JSON.parse(result.stdout) as { summary: { files: number; valid: number; errors: number }; files: { file: string }[] }
     expect(report.summary).toMatchObject({ files: EXAMPLE_COUNT, valid: EXAMPLE_COUNT, errors: 0 })
     expect(report.files.map((f) => f.file).sort()).toEqual(flows.map((f) => f.file))
+  })
+
+  const dataDir = useTempDir()
+
+  it('runs welcome.yaml on a fresh node, as `pnpm start` does', async () => {
+    const result = await qflow(['run', 'examples/flows/welcome.yaml', '--input', '{"name":"Ada"}', '--data-dir', dataDir(), '--no-progress'])
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toEqual({ greeting: 'Hello, Ada! Glad you are here.', letters: 8, shouted: 'HELLO, ADA!' })
   })
 
   it('mixes YAML and JSON', () => {
