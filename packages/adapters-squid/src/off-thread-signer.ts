@@ -72,7 +72,7 @@ class WorkerSigner implements OffThreadSigner {
       const batch = this.inflight.get(id)
       if (batch === undefined) return
       this.inflight.delete(id)
-      batch.forEach((p, i) => p.resolve(new Uint8Array(out[i] as ArrayBuffer)))
+      for (let i = 0; i < batch.length; i++) (batch[i] as Pending).resolve(new Uint8Array(out[i] as ArrayBuffer))
     })
     const fail = (err: unknown): void => {
       if (this.worker === worker) this.worker = undefined
