@@ -13,7 +13,8 @@
  * import { sandbox, signAllowList, templateCid } from '@qflow/sandbox'
  *
  * const dao = createIdentity()
- * const bytes = await readFile('node_modules/@qflow/sandbox/dist/templates/sha256.wasm')
+ * // The package ships its example templates, compiled, in dist/templates.
+ * const bytes = await readFile(new URL('templates/sha256.wasm', import.meta.resolve('@qflow/sandbox')))
  * const cid = await templateCid(bytes)
  * const allowList = await signAllowList(
  *   { v: 1, issuer: dao.did, issuedAt: new Date().toISOString(), templates: [{ cid, name: 'sha256', version: '1.0.0' }] },
