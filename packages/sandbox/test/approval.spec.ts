@@ -73,14 +73,23 @@ describe('approval', () => {
       name: 'SandboxImportNotGrantedError',
       import: 'extism:host/user.steal_keys'
     })
-    // clock_now_ms is refused without its grant, and works with it.
+    // The clock and randomness are refused without their grants, and work with them.
     const { hostFunctions: _granted, ...ungranted } = templates.clock!.manifest
-    await expect(box.install(ungranted, templates.clock!.bytes)).rejects.toMatchObject({ name: 'SandboxImportNotGrantedError', import: 'extism:host/user.clock_now_ms' })
+    const refused = await box.install(ungranted, templates.clock!.bytes).catch((e: unknown) => e)
+    expect(refused).toMatchObject({ name: 'SandboxImportNotGrantedError' })
+    expect(['extism:host/user.clock_now_ms', 'extism:host/user.random_u64']).toContain((refused as { import: string }).import)
+    await expect(box.install({ ...templates.clock!.manifest, hostFunctions: ['clock_now_ms'] }, templates.clock!.bytes)).rejects.toMatchObject({
+      name: 'SandboxImportNotGrantedError',
+      import: 'extism:host/user.random_u64'
+    })
     await stillServes(box)
     await box.install(templates.clock!.manifest, templates.clock!.bytes)
     const before = Date.now()
     const now = Number(text((await box.call('clock@0.0.1', 'now', '')).output))
     expect(now).toBeGreaterThanOrEqual(before)
+    const randoms = new Set<string>()
+    for (let i = 0; i < 3; i++) randoms.add(JSON.parse(text((await box.call('clock@0.0.1', 'random', '')).output)))
+    expect(randoms.size).toBe(3)
     expect(now).toBeLessThanOrEqual(Date.now())
   })
 
