@@ -29,6 +29,7 @@ const ARGS: Record<string, unknown[]> = {
   InvalidDelegationIdError: ['x'],
   RevocationListError: ['malformed', 'bad'],
   RevocationStoreCorruptError: ['/tmp/x', 'bad'],
+  SignerClosedError: [],
   SquidError: []
 }
 
