@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Sandbox, wasmRunAction } from '../src/index.js'
-import { createTestEnv, flowOf, type TestEnv } from './fixtures/env.js'
+import { createTestEnv, flowOf, type TestEnv } from '../../scheduler/test/fixtures/env.js'
 import { startSandbox } from './fixtures/templates.js'
 
 describe('wasm.run through the engine', () => {
