@@ -370,6 +370,20 @@ describe('engine: control, consent and recovery', () => {
     expect(resumeErr).toBe('UnknownExecutionError')
   })
 
+  it('aborting a parent aborts the sub-flow it is waiting for', async () => {
+    const e = await setup()
+    const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    await e.engine.createFlow(flowOf('slow-child', [{ id: 'w', type: 'event-trigger', event: 'never' }], e.user.did), await actor())
+    await e.engine.createFlow(flowOf('waiting-parent', [{ id: 'sub', type: 'sub-flow', flow: 'slow-child@1.0.0' }], e.user.did), await actor())
+    const id = await e.engine.startExecution('waiting-parent', null, await actor())
+    const childId = `${id}.sub.1`
+    for (let i = 0; i < 100 && e.engine.live(childId)?.steps.w?.status !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(e.engine.live(childId)?.steps.w?.status).toBe('waiting')
+    await e.engine.abort(id, 'stop everything')
+    expect((await e.engine.wait(id)).status).toBe('aborted')
+    expect(await e.engine.wait(childId)).toMatchObject({ status: 'aborted', error: { message: `parent ${id} aborted` } })
+  })
+
   it('after a restart, never re-runs a committed step and re-runs an interrupted one with its idempotency key', async () => {
     let release: (() => void) | undefined
     const charge = scripted('charge', () => 'charged')

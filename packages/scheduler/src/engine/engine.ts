@@ -570,6 +570,14 @@ class QflowEngine implements Engine {
         .catch((err) => this.emitError(exec.state.id, err))
     }
     exec.resolve(result)
+    if (result.status === 'aborted') {
+      // Aborting a parent aborts the sub-flows it started.
+      for (const child of [...this.executions.values()]) {
+        if (child.state.parent?.executionId === exec.state.id) {
+          this.abort(child.state.id, `parent ${exec.state.id} aborted`).catch((err) => this.emitError(child.state.id, err))
+        }
+      }
+    }
   }
 
   // ---- driving ----------------------------------------------------------------------------
