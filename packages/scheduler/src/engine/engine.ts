@@ -5,7 +5,7 @@ import { assertValidFlow, MAX_EVENT_WAIT_MS, templateExpression } from '@qflow/f
 import type { ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
 import { type Action, type ActionContext, type ActionRegistry, InvalidActionParamsError, UnknownActionError } from '../actions/action.js'
 import { retryDelay } from '../backoff.js'
-import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_STEP_TIMEOUT_MS } from '../constants.js'
+import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_STEP_TIMEOUT_MS, MAX_CACHED_GRAPHS } from '../constants.js'
 import { createEvent, type QflowEvent, type QflowEventData, type QflowEventName } from '../events/envelope.js'
 import {
   EngineNotStartedError,
@@ -284,6 +284,8 @@ class QflowEngine implements Engine {
     let graph = this.graphs.get(hash)
     if (graph === undefined) {
       graph = buildFlowGraph(flow, hash)
+      // A bounded cache: live executions hold their own graph, so evicting one costs a rebuild only.
+      if (this.graphs.size >= MAX_CACHED_GRAPHS) this.graphs.delete(this.graphs.keys().next().value as string)
       this.graphs.set(hash, graph)
     }
     return graph
