@@ -18,6 +18,7 @@ async function throughput(durability: 'batched' | 'fsync', total: number, concur
     const latencies: number[] = []
     let next = 0
     const cpu0 = process.cpuUsage()
+    const elu0 = performance.eventLoopUtilization()
     const started = performance.now()
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -36,6 +37,8 @@ async function throughput(durability: 'batched' | 'fsync', total: number, concur
       opsPerSec: (total * 1000) / elapsed,
       extra: {
         cpuUsPerStep: (cpu.user + cpu.system) / steps,
+        // share of the time the event loop was busy: how close the single JS thread is to its limit
+        eventLoopBusy: performance.eventLoopUtilization(elu0).utilization,
         ...(durability === 'batched' ? { targetExecPerSec: 2000 } : {})
       }
     }
@@ -113,5 +116,5 @@ async function perStep(): Promise<Measurement[]> {
 }
 
 export default async function bench(): Promise<Measurement[]> {
-  return [await throughput('batched', 4000, 64), await throughput('fsync', 1000, 64), ...(await perStep())]
+  return [await throughput('batched', 4000, 64), await throughput('batched', 4000, 128), await throughput('fsync', 1000, 64), ...(await perStep())]
 }
