@@ -70,8 +70,22 @@ export {
   UnknownIdentityError
 } from './errors.js'
 export { createIdentity, type Identity, type IdentityExport, importIdentity } from './identity.js'
-export { type KeyDirectory, type KeyDirectoryInit, type KeyResolver, keyDirectory } from './keys.js'
+export {
+  inThreadSignatureCheck,
+  type KeyDirectory,
+  type KeyDirectoryInit,
+  type KeyResolver,
+  keyDirectory,
+  type SignatureCheck,
+  type VerifyingKey
+} from './keys.js'
 export { type OffThreadSigner, type OffThreadSignerInit, offThreadSigner, SignerClosedError } from './off-thread-signer.js'
+export {
+  type OffThreadSignatureCheck,
+  type OffThreadSignatureCheckInit,
+  offThreadSignatureCheck,
+  SignatureCheckClosedError
+} from './off-thread-verifier.js'
 export {
   createKeystore,
   type Keystore,

@@ -84,8 +84,26 @@ export function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' })
 }
 
+/** An identity's verifying key: node:crypto's object for it, and its raw 32 bytes. */
+export interface VerifyingKey {
+  /** The public key object (in-thread verification). */
+  readonly key: KeyObject
+  /** The raw ed25519 public key (what a worker thread is sent). */
+  readonly raw: Uint8Array
+}
+
 /** Parsed `did:key` public keys, shared process-wide: the mapping is a pure function of the did. */
-const didKeyObjects = new BoundedMap<string, KeyObject>(DEFAULT_KEY_CACHE_SIZE)
+const didKeys = new BoundedMap<string, VerifyingKey>(DEFAULT_KEY_CACHE_SIZE)
+
+function didVerifyingKey(did: string): VerifyingKey {
+  let entry = didKeys.get(did)
+  if (entry === undefined) {
+    const raw = publicKeyFromDid(did)
+    entry = { key: ed25519PublicKeyObject(raw), raw }
+    didKeys.set(did, entry)
+  }
+  return entry
+}
 
 /**
  * The verifying key of a `did:key`, parsed once and cached.
@@ -93,46 +111,65 @@ const didKeyObjects = new BoundedMap<string, KeyObject>(DEFAULT_KEY_CACHE_SIZE)
  * @throws {@link InvalidDidError} when `did` is not a valid ed25519 `did:key`.
  */
 export function didKeyObject(did: string): KeyObject {
-  let key = didKeyObjects.get(did)
-  if (key === undefined) {
-    key = ed25519PublicKeyObject(publicKeyFromDid(did))
-    didKeyObjects.set(did, key)
-  }
-  return key
+  return didVerifyingKey(did).key
 }
 
 /** Resolves identities to verifying keys: `did:key` from the did itself, legacy ids through a {@link KeyResolver}. */
 export class PublicKeys {
-  private readonly legacy = new BoundedMap<string, { raw: Uint8Array; key: KeyObject }>(DEFAULT_KEY_CACHE_SIZE)
+  private readonly legacy = new BoundedMap<string, VerifyingKey>(DEFAULT_KEY_CACHE_SIZE)
 
   constructor(private readonly resolver: KeyResolver | undefined) {}
 
   /**
-   * The verifying key of `did`; synchronous for `did:key` (the hot path), a promise only when a
-   * resolver answers asynchronously.
+   * The verifying key object of `did`; synchronous for `did:key` (the hot path), a promise only
+   * when a resolver answers asynchronously.
    *
    * @throws {@link InvalidDidError} for malformed identifiers; {@link UnknownIdentityError} for unregistered legacy ids.
    */
   get(did: string): KeyObject | Promise<KeyObject> {
+    const entry = this.verifying(did)
+    return entry instanceof Promise ? entry.then((e) => e.key) : entry.key
+  }
+
+  /**
+   * The verifying key of `did` with its raw bytes; synchronous for `did:key`.
+   *
+   * @throws {@link InvalidDidError} for malformed identifiers; {@link UnknownIdentityError} for unregistered legacy ids.
+   */
+  verifying(did: string): VerifyingKey | Promise<VerifyingKey> {
     if (typeof did !== 'string') throw new InvalidDidError(did, 'not a string')
-    if (isDidKey(did)) return didKeyObject(did)
+    if (isDidKey(did)) return didVerifyingKey(did)
     if (!isLegacyId(did)) throw new InvalidDidError(did, 'neither an ed25519 did:key nor a legacy squid: id')
     const raw = this.resolver?.resolve(did)
     if (raw === undefined || raw instanceof Uint8Array) return this.legacyKey(did, raw)
     return Promise.resolve(raw).then((resolved) => this.legacyKey(did, resolved))
   }
 
-  private legacyKey(did: string, raw: Uint8Array | undefined): KeyObject {
+  private legacyKey(did: string, raw: Uint8Array | undefined): VerifyingKey {
     if (raw === undefined) throw new UnknownIdentityError(did)
     const cached = this.legacy.get(did)
-    if (cached !== undefined && bytesEqual(cached.raw, raw)) return cached.key
+    if (cached !== undefined && bytesEqual(cached.raw, raw)) return cached
     if (!(raw instanceof Uint8Array) || raw.length !== 32 || !isEd25519Point(raw)) {
       throw new InvalidKeyError(`The key resolved for ${did} is not a 32-byte ed25519 public key`)
     }
-    const key = ed25519PublicKeyObject(raw)
-    this.legacy.set(did, { raw: Uint8Array.from(raw), key })
-    return key
+    const entry = { key: ed25519PublicKeyObject(raw), raw: Uint8Array.from(raw) }
+    this.legacy.set(did, entry)
+    return entry
   }
+}
+
+/**
+ * Checks ed25519 signatures for a verifier: {@link inThreadSignatureCheck} on the calling thread
+ * (the default), or {@link offThreadSignatureCheck} on a worker thread.
+ */
+export interface SignatureCheck {
+  /** Whether `signature` is `key`'s signature over `data` (false for a malformed signature). */
+  verify(key: VerifyingKey, data: Uint8Array, signature: Uint8Array): boolean | Promise<boolean>
+}
+
+/** A {@link SignatureCheck} that verifies on the calling thread. */
+export const inThreadSignatureCheck: SignatureCheck = {
+  verify: (key, data, signature) => ed25519Verify(key.key, data, signature)
 }
 
 /** Whether `signature` is a valid ed25519 signature by `key` over `data` (false for a malformed signature). */

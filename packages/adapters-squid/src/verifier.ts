@@ -12,7 +12,7 @@ import {
   TokenSignatureError,
   TokenSubjectError
 } from './errors.js'
-import { ed25519Verify, type KeyResolver, PublicKeys } from './keys.js'
+import { inThreadSignatureCheck, type KeyResolver, PublicKeys, type SignatureCheck } from './keys.js'
 import { type ReplayCache, replayCache } from './replay-cache.js'
 import { decodeToken } from './token.js'
 
@@ -46,6 +46,11 @@ export interface SquidVerifierComponents {
   revocations?: RevocationCheck
   /** Where token nonces are remembered; share one between verifiers. Default a private cache. */
   replayCache?: ReplayCache
+  /**
+   * Checks token and payload signatures. Default {@link inThreadSignatureCheck}; a node with a
+   * busy event loop passes `offThreadSignatureCheck()` (and closes it when done).
+   */
+  signatures?: SignatureCheck
 }
 
 /** A verified token, with the facts this package adds to the pipeline's. */
@@ -96,6 +101,7 @@ class SquidIdentityVerifier implements SquidVerifier {
   private readonly maxLifetime: number
   private readonly maxLength: number
   private readonly audience: string | undefined
+  private readonly signatures: SignatureCheck
 
   constructor(init: SquidVerifierInit, components: SquidVerifierComponents) {
     this.keys = new PublicKeys(components.keys)
@@ -109,12 +115,13 @@ class SquidIdentityVerifier implements SquidVerifier {
     this.maxLifetime = init.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS
     this.maxLength = init.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
     this.audience = init.audience
+    this.signatures = components.signatures ?? inThreadSignatureCheck
   }
 
   async verifyToken(token: string, expected: TokenExpectations = {}): Promise<SquidVerifiedToken> {
     const { claims, signingInput, signature } = decodeToken(token, this.maxLength)
-    const key = await this.keys.get(claims.iss)
-    if (!ed25519Verify(key, signingInput, signature)) throw new TokenSignatureError(claims.iss)
+    const key = await this.keys.verifying(claims.iss)
+    if (!(await this.signatures.verify(key, signingInput, signature))) throw new TokenSignatureError(claims.iss)
 
     const issuedAt = claims.iat * 1000
     const tokenExpiresAt = claims.exp * 1000
@@ -175,8 +182,7 @@ class SquidIdentityVerifier implements SquidVerifier {
   }
 
   async verifySignature(did: string, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    const key = await this.keys.get(did)
-    return ed25519Verify(key, data, signature)
+    return this.signatures.verify(await this.keys.verifying(did), data, signature)
   }
 
   verifyDelegation(chain: readonly unknown[], leaf: string, at?: number): Promise<SquidVerifiedDelegation> {
@@ -186,8 +192,8 @@ class SquidIdentityVerifier implements SquidVerifier {
   async verifyPayload(value: unknown, signature: DetachedSignature): Promise<boolean> {
     const candidate = signature as Partial<DetachedSignature> | null
     if (typeof candidate !== 'object' || candidate === null || candidate.alg !== 'EdDSA' || !(candidate.value instanceof Uint8Array)) return false
-    const key = await this.keys.get(candidate.signer as string)
-    return ed25519Verify(key, value instanceof Uint8Array ? value : canonicalBytes(value), candidate.value)
+    const key = await this.keys.verifying(candidate.signer as string)
+    return this.signatures.verify(key, value instanceof Uint8Array ? value : canonicalBytes(value), candidate.value)
   }
 }
 

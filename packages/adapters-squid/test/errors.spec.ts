@@ -30,6 +30,7 @@ const ARGS: Record<string, unknown[]> = {
   RevocationListError: ['malformed', 'bad'],
   RevocationStoreCorruptError: ['/tmp/x', 'bad'],
   SignerClosedError: [],
+  SignatureCheckClosedError: [],
   SquidError: []
 }
 
