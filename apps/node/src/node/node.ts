@@ -3,7 +3,7 @@ import { type QerberosMonitor, qerberos } from '@qflow/adapters-qerberos'
 import { qindex, type SqliteQindex } from '@qflow/adapters-qindex'
 import { type FileSubnetKeyring, fileKeyring, qlock } from '@qflow/adapters-qlock'
 import { createEmbeddedQonsent, createGrant, type EmbeddedQonsent } from '@qflow/adapters-qonsent'
-import { type Identity, issueToken, offThreadSigner, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
+import { type Identity, issueToken, offThreadSignatureCheck, offThreadSigner, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
 import { createDefaultPipeline } from '@qflow/pipeline'
 import { createActionRegistry, dataTransformAction, type Engine, engine, httpRequestAction, logAction } from '@qflow/scheduler'
 import { createStateStore, type StateStore } from '@qflow/state'
@@ -123,7 +123,10 @@ class EmbeddedQflowNode implements QflowNode {
     const secrets = await loadOrCreateSecrets(dataDir, config.passphrase)
     this.firstStart = secrets.created
     const { node, admin } = secrets
-    const verifier = squidVerifier()()
+    // Token and log signatures are checked on a worker thread: the event loop keeps driving executions.
+    const signatures = offThreadSignatureCheck()
+    this.teardown.push(() => signatures.close())
+    const verifier = squidVerifier()({ signatures })
 
     const keyring: FileSubnetKeyring = fileKeyring({ dataDir, fileName: DATA_DIR_LAYOUT.keyring })({ nodeSecret: secrets.nodeSecret })
     await keyring.start()
