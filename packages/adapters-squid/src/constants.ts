@@ -19,6 +19,9 @@ export const DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024
 /** Token nonces remembered at once for replay detection. Default 100,000 (~15 MB). */
 export const DEFAULT_REPLAY_CACHE_SIZE = 100_000
 
+/** Reusable tokens remembered as signature-verified by a verifier without replay protection. Default 10,000. */
+export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000
+
 /** Most delegations a chain may hold, root to leaf. Default 8. */
 export const DEFAULT_MAX_CHAIN_LENGTH = 8
 

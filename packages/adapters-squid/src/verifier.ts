@@ -1,6 +1,6 @@
 import { canonicalBytes } from '@qflow/canonical-json'
 import type { DetachedSignature, IdentityVerifier, TokenExpectations, VerifiedToken } from '@qflow/pipeline'
-import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_TOKEN_LENGTH, DEFAULT_MAX_TOKEN_LIFETIME_MS } from './constants.js'
+import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_TOKEN_LENGTH, DEFAULT_MAX_TOKEN_LIFETIME_MS, DEFAULT_VERIFIED_TOKEN_CACHE_SIZE } from './constants.js'
 import { ChainVerifier, type ChainVerifierInit, type Delegation, type RevocationCheck, type SquidVerifiedDelegation } from './delegation.js'
 import {
   DelegationChainError,
@@ -14,7 +14,8 @@ import {
 } from './errors.js'
 import { inThreadSignatureCheck, type KeyResolver, PublicKeys, type SignatureCheck } from './keys.js'
 import { type ReplayCache, replayCache } from './replay-cache.js'
-import { decodeToken } from './token.js'
+import { BoundedMap } from './bounded-map.js'
+import { type DecodedToken, decodeToken, type TokenClaims } from './token.js'
 
 /** Options of {@link squidVerifier}; every one has a default. */
 export interface SquidVerifierInit extends ChainVerifierInit {
@@ -34,6 +35,13 @@ export interface SquidVerifierInit extends ChainVerifierInit {
   replayProtection?: boolean
   /** Capacity of the replay cache made when none is injected. Default 100,000. */
   replayCacheSize?: number
+  /**
+   * With `replayProtection: false` (bearer tokens reused across requests), how many tokens whose
+   * signature was found valid are remembered, so a reused token is not verified again. Only the
+   * signature is remembered: lifetime, times, audience, subject and delegation (revocation) are
+   * checked on every call. Default 10,000; 0 turns it off. Unused with replay protection on.
+   */
+  verifiedTokenCacheSize?: number
   /** The local clock, ms since the epoch. Default `Date.now`. */
   clock?: () => number
 }
@@ -102,6 +110,8 @@ class SquidIdentityVerifier implements SquidVerifier {
   private readonly maxLength: number
   private readonly audience: string | undefined
   private readonly signatures: SignatureCheck
+  /** Tokens (the whole string) whose signature verified, when tokens may be reused. */
+  private readonly verifiedTokens: BoundedMap<string, DecodedToken> | undefined
 
   constructor(init: SquidVerifierInit, components: SquidVerifierComponents) {
     this.keys = new PublicKeys(components.keys)
@@ -116,12 +126,23 @@ class SquidIdentityVerifier implements SquidVerifier {
     this.maxLength = init.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
     this.audience = init.audience
     this.signatures = components.signatures ?? inThreadSignatureCheck
+    const cacheSize = init.verifiedTokenCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE
+    this.verifiedTokens = this.replay === undefined && cacheSize > 0 ? new BoundedMap(cacheSize) : undefined
+  }
+
+  /** The token decoded, with its signature checked (or found checked before). */
+  private async signedClaims(token: string): Promise<TokenClaims> {
+    const known = this.verifiedTokens?.get(token)
+    if (known !== undefined) return known.claims
+    const decoded = decodeToken(token, this.maxLength)
+    const key = await this.keys.verifying(decoded.claims.iss)
+    if (!(await this.signatures.verify(key, decoded.signingInput, decoded.signature))) throw new TokenSignatureError(decoded.claims.iss)
+    this.verifiedTokens?.set(token, decoded)
+    return decoded.claims
   }
 
   async verifyToken(token: string, expected: TokenExpectations = {}): Promise<SquidVerifiedToken> {
-    const { claims, signingInput, signature } = decodeToken(token, this.maxLength)
-    const key = await this.keys.verifying(claims.iss)
-    if (!(await this.signatures.verify(key, signingInput, signature))) throw new TokenSignatureError(claims.iss)
+    const claims = await this.signedClaims(token)
 
     const issuedAt = claims.iat * 1000
     const tokenExpiresAt = claims.exp * 1000

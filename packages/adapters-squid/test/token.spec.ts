@@ -7,9 +7,11 @@ import {
   decodeToken,
   delegate,
   delegationId,
+  inThreadSignatureCheck,
   issueToken,
   keyDirectory,
   replayCache,
+  type SignatureCheck,
   squidVerifier
 } from '../src/index.js'
 import { b64json, claimsOf, manualClock, rejection, withSegment } from './fixtures/index.js'
@@ -250,6 +252,58 @@ describe('tokens of sub-identities', () => {
     await revocations.revoke(delegationId(d1))
     const revoked = await rejection(verifier.verifyToken(await issueToken(mid, { audience: AUD, now: clock(), delegation: [d1] })))
     expect(revoked.name).toBe('DelegationRevokedError')
+  })
+})
+
+describe('reusable (bearer) tokens', () => {
+  it('checks a reused token\'s signature once, and everything else on every call', async () => {
+    const clock = manualClock()
+    const checked: string[] = []
+    const signatures: SignatureCheck = {
+      verify: (key, data, signature) => {
+        checked.push(Buffer.from(data).toString())
+        return inThreadSignatureCheck.verify(key, data, signature)
+      }
+    }
+    const revocations = await createRevocationRegistry()
+    const verifier = squidVerifier({ clock, replayProtection: false, maxTokenLifetimeMs: 60 * MIN })({ signatures, revocations })
+    const root = createIdentity()
+    const bot = createIdentity()
+    const link = await delegate(root, { subject: bot.did, capabilities: ['a'], now: clock(), ttlMs: 60 * MIN })
+    const token = await issueToken(bot, { audience: AUD, now: clock(), ttlMs: 30 * MIN, delegation: [link] })
+    for (let i = 0; i < 3; i++) expect((await verifier.verifyToken(token, { audience: AUD })).root).toBe(root.did)
+    expect(checked).toHaveLength(1)
+    // audience, revocation and expiry are judged anew although the signature is remembered
+    expect((await rejection(verifier.verifyToken(token, { audience: 'elsewhere' }))).name).toBe('TokenAudienceError')
+    await revocations.revoke(delegationId(link))
+    expect((await rejection(verifier.verifyToken(token, { audience: AUD }))).name).toBe('DelegationRevokedError')
+    const plain = await issueToken(bot, { audience: AUD, now: clock(), ttlMs: 30 * MIN })
+    await verifier.verifyToken(plain)
+    clock.advance(31 * MIN)
+    expect((await rejection(verifier.verifyToken(plain))).name).toBe('TokenExpiredError')
+    expect(checked).toHaveLength(2)
+    // a forged token is another string: its signature is checked (and fails), never taken from the cache
+    const [header, claims] = plain.split('.') as [string, string]
+    const forged = `${header}.${claims}.${Buffer.alloc(64, 7).toString('base64url')}`
+    expect((await rejection(verifier.verifyToken(forged))).name).toBe('TokenSignatureError')
+    expect((await rejection(verifier.verifyToken(forged))).name).toBe('TokenSignatureError')
+    expect(checked).toHaveLength(4)
+  })
+
+  it('remembers nothing when tokens are single-use', async () => {
+    const clock = manualClock()
+    let checks = 0
+    const counting: SignatureCheck = {
+      verify: (k, d, s) => {
+        checks++
+        return inThreadSignatureCheck.verify(k, d, s)
+      }
+    }
+    const verifier = squidVerifier({ clock })({ signatures: counting })
+    const token = await issueToken(createIdentity(), { audience: AUD, now: clock() })
+    await verifier.verifyToken(token)
+    expect((await rejection(verifier.verifyToken(token))).name).toBe('TokenReplayedError')
+    expect(checks).toBe(2)
   })
 })
 
