@@ -1,12 +1,21 @@
 // CSV parser (RFC 4180): the first row names the columns; output is a JSON array of objects whose
-// values are strings. Quoted fields may hold commas, quotes ("") and line breaks; CRLF or LF rows.
-import { Host } from '@extism/as-pdk'
+// values are strings. Quoted fields may hold delimiters, quotes ("") and line breaks; CRLF or LF
+// rows. The delimiter is a comma unless the call's Extism config sets `delimiter` (one character,
+// e.g. ";" or a tab): `config: { delimiter: ";" }` on a wasm.run step.
+import { Config, Host } from '@extism/as-pdk'
 import { JSON } from 'assemblyscript-json/assembly'
 import { fail } from './abort'
-import { stringify } from './json-out'
+import { outputText, stringify } from './json-out'
 export { templateAbort } from './abort'
 
 export function parse(): i32 {
+  let delimiter = 44
+  const configured = Config.get('delimiter')
+  if (configured !== null) {
+    const d = configured.charCodeAt(0)
+    if (configured.length != 1 || d == 34 || d == 10 || d == 13) return fail('config delimiter must be one character, not a quote or a line break')
+    delimiter = d
+  }
   const text = Host.inputString()
   const rows: Array<Array<string>> = []
   let row: string[] = []
@@ -33,7 +42,7 @@ export function parse(): i32 {
     if (c == 34) {
       if (field.length != 0) return fail('line ' + (rows.length + 1).toString() + ': quote inside an unquoted field')
       quoted = true
-    } else if (c == 44) {
+    } else if (c == delimiter) {
       row.push(field)
       field = ''
     } else if (c == 10 || c == 13) {
@@ -64,6 +73,6 @@ export function parse(): i32 {
     for (let k = 0; k < header.length; k++) obj.set(header[k], new JSON.Str(cells[k]))
     out.push(obj)
   }
-  Host.outputString(stringify(out))
+  outputText(stringify(out))
   return 0
 }

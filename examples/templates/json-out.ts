@@ -1,5 +1,6 @@
 // JSON output with correct escaping (assemblyscript-json 1.1.0 writes control characters as a
 // backslash followed by the raw character, and object keys unescaped: both invalid JSON).
+import { Host } from '@extism/as-pdk'
 import { JSON } from 'assemblyscript-json/assembly'
 
 const HEX = '0123456789abcdef'
@@ -40,4 +41,12 @@ export function stringify(value: JSON.Value): string {
     return '{' + parts.join(',') + '}'
   }
   return value.stringify()
+}
+
+/**
+ * Sets the call's output to the UTF-8 bytes of `s`. (The PDK's `Host.outputString` sizes its
+ * buffer by UTF-16 code units, so any non-ASCII text overruns it and the call traps.)
+ */
+export function outputText(s: string): void {
+  Host.output(Uint8Array.wrap(String.UTF8.encode(s)))
 }

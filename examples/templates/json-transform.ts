@@ -4,7 +4,7 @@
 import { Host } from '@extism/as-pdk'
 import { JSON } from 'assemblyscript-json/assembly'
 import { fail } from './abort'
-import { stringify } from './json-out'
+import { outputText, stringify } from './json-out'
 export { templateAbort } from './abort'
 
 export function transform(): i32 {
@@ -37,6 +37,6 @@ export function transform(): i32 {
     }
     out.set(target, value)
   }
-  Host.outputString(stringify(out))
+  outputText(stringify(out))
   return 0
 }

@@ -5,7 +5,7 @@
 import { Host } from '@extism/as-pdk'
 import { JSON } from 'assemblyscript-json/assembly'
 import { fail } from './abort'
-import { stringify } from './json-out'
+import { outputText, stringify } from './json-out'
 export { templateAbort } from './abort'
 
 function numberOf(value: JSON.Value): f64 {
@@ -75,6 +75,6 @@ export function validate(): i32 {
   const out = new JSON.Obj()
   out.set('valid', errors.valueOf().length == 0)
   out.set('errors', errors)
-  Host.outputString(stringify(out))
+  outputText(stringify(out))
   return 0
 }

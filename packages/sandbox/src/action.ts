@@ -10,14 +10,15 @@ export interface WasmRunParams {
   readonly function?: string
   /** The JSON input. */
   readonly input?: unknown
-  /** Extism config (not supported yet: must be absent or empty). */
+  /** Extism config the template reads with `config_get` during this step (string values, bounded size). */
   readonly config?: Record<string, string>
 }
 
 /**
  * The `wasm.run` action: runs a template function in the sandbox with the step's `input` and
- * returns its JSON output. The step's abort signal (step timeout, pause, abort) stops the call.
- * Failures surface as the sandbox's typed errors.
+ * returns its JSON output. The step's abort signal (step timeout, pause, abort) stops the call;
+ * `params.config` is the call's Extism config; the step's idempotency key goes on the template's
+ * outbound HTTP requests. Failures surface as the sandbox's typed errors.
  */
 export function wasmRunAction(sandbox: Pick<Sandbox, 'run' | 'resolve'>): Action<WasmRunParams, unknown> {
   return {
@@ -27,13 +28,14 @@ export function wasmRunAction(sandbox: Pick<Sandbox, 'run' | 'resolve'>): Action
       if (typeof params?.module !== 'string' || params.module.length === 0) {
         throw new InvalidActionParamsError('wasm.run', 'module', 'must be a template CID or name@version')
       }
-      if (params.config !== undefined && Object.keys(params.config).length > 0) {
-        throw new InvalidActionParamsError('wasm.run', 'config', 'per-step Extism config is not supported by the sandbox')
-      }
       const template = sandbox.resolve(params.module)
       const fn = params.function ?? template?.manifest.exports[0]
       if (fn === undefined) throw new InvalidActionParamsError('wasm.run', 'function', 'no function named and the template is not installed')
-      const { output, metrics } = await sandbox.run(params.module, fn, params.input ?? null, { signal: context.signal })
+      const { output, metrics } = await sandbox.run(params.module, fn, params.input ?? null, {
+        signal: context.signal,
+        idempotencyKey: context.idempotencyKey,
+        ...(params.config === undefined ? {} : { config: params.config })
+      })
       context.log('debug', `wasm.run ${params.module} ${fn}`, {
         template: metrics.template,
         fuelUsed: metrics.fuelUsed,

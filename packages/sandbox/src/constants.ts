@@ -22,3 +22,17 @@ export const KERNEL_IMPORTS: readonly string[] = [
   'error_set', 'error_get', 'config_get', 'var_get', 'var_set', 'store_u8', 'load_u8', 'store_u64', 'load_u64',
   'log_warn', 'log_info', 'log_debug', 'log_error', 'log_trace', 'get_log_level', 'http_status_code', 'http_headers'
 ]
+/** Default largest Extism `config` of one call (keys and values, UTF-8 bytes). */
+export const DEFAULT_MAX_CONFIG_BYTES = 16 << 10
+/** Most keys one call's Extism `config` may hold. */
+export const MAX_CONFIG_KEYS = 64
+/** Default most outbound HTTP requests one call may make. */
+export const DEFAULT_HTTP_MAX_REQUESTS = 16
+/** Default largest response body a template's HTTP request reads, in bytes. */
+export const DEFAULT_HTTP_MAX_RESPONSE_BYTES = 1 << 20
+/** Default largest request body a template may send, in bytes. */
+export const DEFAULT_HTTP_MAX_REQUEST_BYTES = 1 << 20
+/** Default time limit of one outbound HTTP request, in ms (the call's own timeout applies too). */
+export const DEFAULT_HTTP_TIMEOUT_MS = 10_000
+/** Default redirects a template's HTTP request follows, each hop checked against its allowed hosts. */
+export const DEFAULT_HTTP_MAX_REDIRECTS = 5

@@ -249,3 +249,56 @@ export class SandboxCallAbortedError extends Error {
     this.function = fn
   }
 }
+
+/**
+ * Thrown when a template asks for a URL whose host its manifest's `allowedHosts` does not list (or
+ * a redirect leads to one): the request is never sent.
+ */
+export class SandboxHostNotAllowedError extends Error {
+  static override readonly name = 'SandboxHostNotAllowedError'
+  override readonly name = 'SandboxHostNotAllowedError'
+  readonly retryable = false
+  /** The template's CID. */
+  readonly template: string
+  /** The host asked for. */
+  readonly host: string
+  constructor(template: string, host: string, allowed: readonly string[]) {
+    super(`Template ${template} may not reach ${host} (its allowed hosts: ${allowed.length === 0 ? 'none' : allowed.join(', ')})`)
+    this.template = template
+    this.host = host
+  }
+}
+
+/**
+ * Thrown when a template's outbound HTTP request is malformed (not JSON, not an http(s) URL, a
+ * body that is not UTF-8 or too large) or goes past the per-call request budget. Refusals of the
+ * network itself surface as `http.request`'s own errors (`PrivateAddressError`,
+ * `HttpRequestError`, `HttpResponseTooLargeError`).
+ */
+export class SandboxHttpError extends Error {
+  static override readonly name = 'SandboxHttpError'
+  override readonly name = 'SandboxHttpError'
+  readonly retryable = false
+  /** The template's CID. */
+  readonly template: string
+  constructor(template: string, message: string) {
+    super(`Template ${template}: ${message}`)
+    this.template = template
+  }
+}
+
+/**
+ * Thrown when a call's Extism `config` is not a flat map of non-empty strings within the size
+ * bounds; `pointer` names the offending key (`/config/<key>`).
+ */
+export class SandboxConfigError extends Error {
+  static override readonly name = 'SandboxConfigError'
+  override readonly name = 'SandboxConfigError'
+  readonly retryable = false
+  /** A JSON pointer to the offending entry (`/config`, `/config/<key>`). */
+  readonly pointer: string
+  constructor(pointer: string, message: string) {
+    super(`config ${pointer}: ${message}`)
+    this.pointer = pointer
+  }
+}

@@ -42,6 +42,12 @@ export {
 } from './allow-list.js'
 export {
   DEFAULT_FUEL,
+  DEFAULT_HTTP_MAX_REDIRECTS,
+  DEFAULT_HTTP_MAX_REQUEST_BYTES,
+  DEFAULT_HTTP_MAX_REQUESTS,
+  DEFAULT_HTTP_MAX_RESPONSE_BYTES,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  DEFAULT_MAX_CONFIG_BYTES,
   DEFAULT_MAX_INPUT_BYTES,
   DEFAULT_MAX_MEMORY_PAGES,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -50,14 +56,18 @@ export {
   DEFAULT_TIMEOUT_MS,
   DEFAULT_WORKER_HEAP_MB,
   GRANTABLE_HOST_FUNCTIONS,
-  KERNEL_IMPORTS
+  KERNEL_IMPORTS,
+  MAX_CONFIG_KEYS
 } from './constants.js'
 export {
   InvalidAllowListError,
   InvalidManifestError,
   InvalidModuleError,
   SandboxCallAbortedError,
+  SandboxConfigError,
   SandboxFuelExhaustedError,
+  SandboxHostNotAllowedError,
+  SandboxHttpError,
   SandboxImportNotGrantedError,
   SandboxInputTooLargeError,
   SandboxMemoryLimitError,
@@ -70,6 +80,7 @@ export {
   TemplateTamperedError,
   UnknownTemplateError
 } from './errors.js'
+export { hostAllowed, type TemplateHttpInit } from './http.js'
 export {
   type CallMetrics,
   type CallOptions,

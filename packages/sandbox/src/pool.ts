@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import type { HttpAnswer } from './http.js'
 import type { CompiledModule } from './wasm-binary.js'
 import { WORKER_SOURCE } from './worker-source.js'
 
@@ -10,7 +11,7 @@ export interface WorkerReply {
   readonly id: number
   readonly ok: boolean
   readonly output?: Uint8Array
-  readonly kind?: 'load' | 'fuel' | 'memory' | 'stack-overflow' | 'trap' | 'guest-error' | 'output'
+  readonly kind?: 'load' | 'fuel' | 'memory' | 'stack-overflow' | 'trap' | 'guest-error' | 'output' | 'http'
   readonly message?: string
   readonly bytes?: number
   readonly fuelUsed?: number
@@ -73,6 +74,9 @@ export interface PoolOptions {
   readonly size: number
 }
 
+/** A template's outbound HTTP request, as its worker passes it on (the Extism request JSON and body). */
+export type HttpHandler = (request: unknown, body: Uint8Array | null) => Promise<HttpAnswer>
+
 /** The outcome of a call on a worker: a reply, or `timeout`/`aborted` (the worker was killed). */
 export type CallOutcome =
   | { readonly timedOut: false; readonly aborted: false; readonly reply: WorkerReply }
@@ -84,20 +88,32 @@ export class PooledWorker {
   readonly worker: Worker
   private nextId = 0
   private readonly pending = new Map<number, (reply: WorkerReply) => void>()
+  private readonly httpPort: MessagePort
+  private readonly httpFlag = new Int32Array(new SharedArrayBuffer(4))
   dead = false
   /** Called once when the worker dies (crash, exit or kill). */
   onExit: (w: PooledWorker) => void = () => {}
+  /** Answers the running call's outbound HTTP requests (set for the length of a call). */
+  onHttp: HttpHandler | undefined
 
   constructor(heapMb: number) {
+    const { port1, port2 } = new MessageChannel()
+    this.httpPort = port1
+    this.httpPort.unref()
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { extismPath },
+      workerData: { extismPath, httpPort: port2, httpFlag: this.httpFlag.buffer },
+      transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 },
       stdout: false,
       stderr: false
     })
     this.worker.unref()
-    this.worker.on('message', (reply: WorkerReply) => {
+    this.worker.on('message', (reply: WorkerReply | HttpMessage) => {
+      if ('type' in reply) {
+        void this.answerHttp(reply)
+        return
+      }
       const resolve = this.pending.get(reply.id)
       this.pending.delete(reply.id)
       resolve?.(reply)
@@ -111,6 +127,16 @@ export class PooledWorker {
     }
     this.worker.on('error', fail)
     this.worker.on('exit', (code) => fail(new Error(`exit ${code}`)))
+  }
+
+  private async answerHttp(message: HttpMessage): Promise<void> {
+    const handler = this.onHttp
+    const answer: HttpAnswer =
+      handler === undefined ? { ok: false, message: 'no HTTP handler for this call' } : await handler(message.request, message.body).catch((err: unknown) => ({ ok: false, message: String(err) }) as const)
+    if (this.dead) return
+    this.httpPort.postMessage({ id: message.id, ...answer })
+    Atomics.store(this.httpFlag, 0, 1)
+    Atomics.notify(this.httpFlag, 0)
   }
 
   request(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
@@ -129,8 +155,16 @@ export class PooledWorker {
     this.dead = true
     for (const [id, resolve] of this.pending) resolve({ id, ok: false, kind: 'trap', message: 'worker stopped' })
     this.pending.clear()
+    this.httpPort.close()
     void this.worker.terminate()
   }
+}
+
+interface HttpMessage {
+  readonly type: 'http'
+  readonly id: number
+  readonly request: unknown
+  readonly body: Uint8Array | null
 }
 
 /**
@@ -162,8 +196,7 @@ export class TemplatePool {
       module: this.options.module,
       stateGlobals: this.options.stateGlobals,
       hostFunctions: this.options.hostFunctions,
-      allowedHosts: this.options.allowedHosts,
-      config: {}
+      allowedHosts: this.options.allowedHosts
     })
     if (!reply.ok) {
       this.discard(worker)
@@ -226,10 +259,11 @@ export class TemplatePool {
    * (its call never settles; the worker is discarded). A worker whose call failed with anything
    * but a guest-reported error is discarded too.
    */
-  async call(message: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<CallOutcome> {
+  async call(message: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal, http?: HttpHandler): Promise<CallOutcome> {
     if (signal?.aborted) return { timedOut: false, aborted: true }
     const { worker, failure } = await this.acquire()
     if (worker === undefined) return { timedOut: false, aborted: false, reply: failure as WorkerReply }
+    worker.onHttp = http
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
     const stopped = new Promise<'timeout' | 'aborted'>((resolve) => {
@@ -238,7 +272,8 @@ export class TemplatePool {
       signal?.addEventListener('abort', onAbort, { once: true })
       if (signal?.aborted) resolve('aborted')
     })
-    const reply = await Promise.race([worker.request(message), stopped])
+    const reply = await Promise.race([worker.request({ ...message, timeoutMs }), stopped])
+    worker.onHttp = undefined
     clearTimeout(timer)
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
     if (reply === 'timeout' || reply === 'aborted') {
@@ -246,7 +281,7 @@ export class TemplatePool {
       this.refill()
       return reply === 'timeout' ? { timedOut: true, aborted: false } : { timedOut: false, aborted: true }
     }
-    if (reply.ok || reply.kind === 'guest-error') this.release(worker)
+    if (reply.ok || reply.kind === 'guest-error' || reply.kind === 'http') this.release(worker)
     else {
       this.discard(worker)
       this.refill()

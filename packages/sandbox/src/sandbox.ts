@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { type AllowList, type ApprovedTemplate, type SignedAllowList, verifyAllowList } from './allow-list.js'
 import {
   DEFAULT_FUEL,
+  DEFAULT_MAX_CONFIG_BYTES,
   DEFAULT_MAX_INPUT_BYTES,
   DEFAULT_MAX_MEMORY_PAGES,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -11,13 +12,16 @@ import {
   DEFAULT_SPARE_WORKERS,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_WORKER_HEAP_MB,
-  KERNEL_IMPORTS
+  KERNEL_IMPORTS,
+  MAX_CONFIG_KEYS
 } from './constants.js'
 import {
   InvalidManifestError,
   InvalidModuleError,
   SandboxCallAbortedError,
+  SandboxConfigError,
   SandboxFuelExhaustedError,
+  SandboxHttpError,
   SandboxImportNotGrantedError,
   SandboxInputTooLargeError,
   SandboxMemoryLimitError,
@@ -30,7 +34,8 @@ import {
   TemplateTamperedError,
   UnknownTemplateError
 } from './errors.js'
-import { SpareWorkers, TemplatePool, type WorkerReply } from './pool.js'
+import { type CallHttp, TemplateHttp, type TemplateHttpInit } from './http.js'
+import { type HttpHandler, SpareWorkers, TemplatePool, type WorkerReply } from './pool.js'
 import { parseManifest, type SandboxLimits, type TemplateManifest, templateCid } from './template.js'
 import { type CompiledModule, compileModule, type ModuleImport, prepareModule } from './wasm-binary.js'
 
@@ -50,6 +55,13 @@ export interface SandboxInit {
   readonly warmInstances?: number
   /** Started workers kept ready for the next template or replacement (default 1). */
   readonly spareWorkers?: number
+  /**
+   * Outbound HTTP of templates whose manifest allows hosts: the private networks they may reach
+   * (none by default, as for `http.request`), request budget, size and time limits.
+   */
+  readonly http?: TemplateHttpInit
+  /** Largest Extism `config` of one call, UTF-8 bytes of keys and values (default 16 KiB). */
+  readonly maxConfigBytes?: number
 }
 
 /** What a sandbox is given. */
@@ -76,6 +88,14 @@ export interface CallOptions {
   readonly fuel?: number
   /** Stops the call (killing its worker) when aborted: {@link SandboxCallAbortedError}. */
   readonly signal?: AbortSignal
+  /**
+   * Extism config the template reads with `config_get` (the PDK's `Config.get`) during this call
+   * only: at most 64 keys, non-empty string values, 16 KiB in all by default
+   * ({@link SandboxConfigError} otherwise).
+   */
+  readonly config?: Readonly<Record<string, string>>
+  /** Sent on the call's outbound HTTP requests as `Idempotency-Key: <key>:http:<n>` (n counts from 1). */
+  readonly idempotencyKey?: string
 }
 
 /** What one call cost and how it ended. */
@@ -185,6 +205,7 @@ class WasmSandbox implements Sandbox {
   private readonly listeners = new Set<(metrics: CallMetrics) => void>()
   private readonly ceiling: SandboxLimits
   private readonly ajv = new Ajv2020({ allErrors: false, strict: false, logger: false })
+  private readonly http: TemplateHttp
   private running = false
   private spares: SpareWorkers | undefined
   private totals = { calls: 0, outcomes: {} as Record<string, number>, fuelUsed: 0, inputBytes: 0, outputBytes: 0 }
@@ -201,6 +222,7 @@ class WasmSandbox implements Sandbox {
       maxInputBytes: init.limits?.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
       maxOutputBytes: init.limits?.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     }
+    this.http = new TemplateHttp(init.http)
     this.setList(verifyAllowList(components.allowList, this.trusted))
   }
 
@@ -370,6 +392,8 @@ class WasmSandbox implements Sandbox {
         return new SandboxTrapError(cid, fn, 'guest-error', reply.message ?? 'error')
       case 'load':
         return new SandboxTrapError(cid, fn, 'trap', `instantiation failed: ${reply.message ?? ''}`)
+      case 'http':
+        return new SandboxHttpError(cid, reply.message ?? 'HTTP request refused')
       default:
         return new SandboxTrapError(cid, fn, 'trap', reply.message ?? 'trap')
     }
@@ -407,16 +431,38 @@ class WasmSandbox implements Sandbox {
     const fuel = Math.min(options.fuel ?? limits.fuel, limits.fuel)
     const timeoutMs = Math.min(options.timeoutMs ?? limits.timeoutMs, limits.timeoutMs)
     const base = { template: template.cid, function: fn, inputBytes: bytes.length }
-    if (bytes.length > limits.maxInputBytes) {
-      const error = new SandboxInputTooLargeError(bytes.length, limits.maxInputBytes)
-      this.record({ ...base, durationMs: performance.now() - started, fuelUsed: 0, peakMemoryPages: 0, outputBytes: 0, outcome: error.name })
-      throw error
+    let refused: Error | undefined
+    let config: Record<string, string> | undefined
+    try {
+      config = this.checkConfig(options.config)
+    } catch (err) {
+      refused = err as Error
     }
-    const outcome = await template.pool.call(
-      { type: 'call', fn, input: bytes, fuel, metered: this.init.fuel ?? true, maxOutputBytes: limits.maxOutputBytes },
-      timeoutMs,
-      options.signal
-    )
+    if (refused === undefined && bytes.length > limits.maxInputBytes) refused = new SandboxInputTooLargeError(bytes.length, limits.maxInputBytes)
+    if (refused !== undefined) {
+      this.record({ ...base, durationMs: performance.now() - started, fuelUsed: 0, peakMemoryPages: 0, outputBytes: 0, outcome: refused.name })
+      throw refused
+    }
+    const allowedHosts = template.manifest.allowedHosts ?? []
+    const ended = new AbortController()
+    const http: CallHttp = {
+      requests: 0,
+      signal: ended.signal,
+      deadline: started + timeoutMs,
+      ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey })
+    }
+    const handler: HttpHandler | undefined = allowedHosts.length === 0 ? undefined : (request, body) => this.http.request(template.cid, allowedHosts, request, body, http)
+    let outcome: Awaited<ReturnType<TemplatePool['call']>>
+    try {
+      outcome = await template.pool.call(
+        { type: 'call', fn, input: bytes, fuel, metered: this.init.fuel ?? true, maxOutputBytes: limits.maxOutputBytes, config },
+        timeoutMs,
+        options.signal,
+        handler
+      )
+    } finally {
+      ended.abort()
+    }
     const durationMs = performance.now() - started
     if (outcome.aborted) {
       const error = new SandboxCallAbortedError(template.cid, fn)
@@ -431,7 +477,7 @@ class WasmSandbox implements Sandbox {
     const reply = outcome.reply
     const fuelUsed = (this.init.fuel ?? true) ? (reply.fuelUsed ?? 0) : 0
     if (!reply.ok) {
-      const error = this.errorOf(reply, template.cid, fn, limits, fuel)
+      const error = (reply.kind === 'http' ? http.error : undefined) ?? this.errorOf(reply, template.cid, fn, limits, fuel)
       this.record({ ...base, durationMs, fuelUsed, peakMemoryPages: reply.pages ?? 0, outputBytes: 0, outcome: error.name })
       throw error
     }
@@ -439,6 +485,27 @@ class WasmSandbox implements Sandbox {
     const metrics: CallMetrics = { ...base, durationMs, fuelUsed, peakMemoryPages: reply.pages ?? 0, outputBytes: output.length, outcome: 'ok' }
     this.record(metrics)
     return { output, metrics }
+  }
+
+  /** A call's config as a fresh plain object, or {@link SandboxConfigError}. */
+  private checkConfig(config: unknown): Record<string, string> | undefined {
+    if (config === undefined) return undefined
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new SandboxConfigError('/config', 'must be an object of strings')
+    const entries = Object.entries(config)
+    if (entries.length > MAX_CONFIG_KEYS) throw new SandboxConfigError('/config', `more than ${MAX_CONFIG_KEYS} keys`)
+    const max = this.init.maxConfigBytes ?? DEFAULT_MAX_CONFIG_BYTES
+    let size = 0
+    const out = Object.create(null) as Record<string, string>
+    for (const [key, value] of entries) {
+      const pointer = `/config/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`
+      if (key.length === 0) throw new SandboxConfigError(pointer, 'keys must be non-empty')
+      // Extism 1.0.3 cannot hand an empty value to the guest (config_get of "" traps).
+      if (typeof value !== 'string' || value.length === 0) throw new SandboxConfigError(pointer, 'must be a non-empty string')
+      size += encoder.encode(key).length + encoder.encode(value).length
+      if (size > max) throw new SandboxConfigError(pointer, `the config is larger than ${max} bytes`)
+      out[key] = value
+    }
+    return out
   }
 
   async run(ref: string, fn: string, input: unknown, options: CallOptions = {}): Promise<RunResult> {

@@ -3,6 +3,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { GRANTABLE_HOST_FUNCTIONS } from './constants.js'
 import { InvalidManifestError } from './errors.js'
+import { isHostPattern } from './http.js'
 
 /** The limits of one call; a manifest's `limits` and a sandbox's init override the defaults field by field. */
 export interface SandboxLimits {
@@ -36,7 +37,10 @@ export interface TemplateManifest {
   readonly limits?: Partial<SandboxLimits>
   /** Host functions granted (`clock_now_ms`, `random_u64`); none by default. */
   readonly hostFunctions?: readonly string[]
-  /** Hosts the template may reach over HTTP (Extism `allowedHosts`); none by default. */
+  /**
+   * Hosts the template may reach over HTTP through Extism's `http_request` (hostnames, IPs, or
+   * `*.domain` for its subdomains); none by default.
+   */
   readonly allowedHosts?: readonly string[]
 }
 
@@ -94,6 +98,10 @@ export function parseManifest(value: unknown): TemplateManifest {
       }
     })
   }
-  if (value.allowedHosts !== undefined) stringList(value.allowedHosts, '/allowedHosts')
+  if (value.allowedHosts !== undefined) {
+    stringList(value.allowedHosts, '/allowedHosts').forEach((host, i) => {
+      if (!isHostPattern(host)) throw new InvalidManifestError(`/allowedHosts/${i}`, `${host} is not a hostname, an IP or *.domain`)
+    })
+  }
   return value as unknown as TemplateManifest
 }

@@ -2,15 +2,28 @@
  * The code of a sandbox worker, run with `new Worker(WORKER_SOURCE, { eval: true })`. A worker
  * holds one warm Extism plugin (one instance of one template) on its own thread; the host sends it
  * `load` and `call` messages. It sets the fuel counter before a call, reads the fuel used, the
- * memory pages and the refused-grow flag after it, and classifies failures. After each call it
+ * memory pages and the refused-grow flag after it, and classifies failures. A granted
+ * `http_request` blocks the worker (Atomics.wait) while the host sends the request. After each call it
  * puts the instance back in its state right after instantiation (memory bytes and mutable
  * globals, or a new instance if memory grew), so no call's result or fuel depends on earlier calls.
  */
 export const WORKER_SOURCE = `
 'use strict'
-const { parentPort, workerData } = require('node:worker_threads')
+const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads')
 const { randomBytes } = require('node:crypto')
 const createPlugin = require(workerData.extismPath)
+// Outbound HTTP: the request goes to the host on parentPort; this thread blocks on httpFlag until
+// the answer is on httpPort (a WebAssembly call cannot await).
+const httpPort = workerData.httpPort
+const httpFlag = new Int32Array(workerData.httpFlag)
+let httpId = 0
+let httpFailed = false
+let httpStatus = 0
+let callDeadline = 0
+// The per-call Extism config: one null-prototype object the plugin keeps a reference to, refilled
+// before each call (so config_get sees only the call's own keys, never inherited properties).
+const config = Object.create(null)
+const silent = { info() {}, debug() {}, warn() {}, error() {}, trace() {}, log() {} }
 let plugin = null
 let instance = null
 let fuel = null
@@ -24,10 +37,12 @@ let broken = null
 async function instantiate(message) {
   const user = {}
   for (const name of message.hostFunctions) user[name] = grantable[name]
+  const functions = { 'extism:host/user': user }
+  if (message.allowedHosts.length > 0) functions['extism:host/env'] = { http_request: httpRequest, http_status_code: () => httpStatus }
   if (plugin !== null) await plugin.close()
   plugin = await createPlugin(
-    { wasm: [{ module: message.module }], allowedHosts: message.allowedHosts, config: message.config },
-    { useWasi: false, runInWorker: false, functions: { 'extism:host/user': user }, allowedHosts: message.allowedHosts, config: message.config }
+    { wasm: [{ module: message.module }] },
+    { useWasi: false, runInWorker: false, functions, allowedHosts: [], config, logger: silent }
   )
   instance = await plugin.getInstance()
   fuel = instance.exports.__qflow_fuel
@@ -51,6 +66,31 @@ async function restore() {
 // the host discards the worker.
 function restoreAfterCall() {
   ready = restore().catch((err) => { broken = err })
+}
+// extism:host/env http_request(request, body): asks the host, which checks the allowed hosts and
+// the network guard and sends it; blocks until the answer. A refusal fails the call.
+function httpRequest(context, requestAddress, bodyAddress) {
+  const block = context.read(requestAddress)
+  if (block === null) { httpFailed = true; throw new Error('http_request: no request') }
+  let request
+  try { request = block.json() } catch { httpFailed = true; throw new Error('http_request: the request is not JSON') }
+  const bodyBlock = bodyAddress === 0n ? null : context.read(bodyAddress)
+  const id = ++httpId
+  Atomics.store(httpFlag, 0, 0)
+  parentPort.postMessage({ type: 'http', id, request, body: bodyBlock === null ? null : bodyBlock.bytes().slice() })
+  for (;;) {
+    const wait = Math.max(1, callDeadline - Date.now())
+    if (Atomics.wait(httpFlag, 0, 0, wait) === 'timed-out' && Atomics.load(httpFlag, 0) === 0) { httpFailed = true; throw new Error('http_request: no answer in time') }
+    Atomics.store(httpFlag, 0, 0)
+    let answer
+    while ((answer = receiveMessageOnPort(httpPort)) !== undefined) {
+      const reply = answer.message
+      if (reply.id !== id) continue
+      if (!reply.ok) { httpFailed = true; throw new Error('http_request refused: ' + reply.message) }
+      httpStatus = reply.status
+      return context.store(reply.body)
+    }
+  }
 }
 const grantable = {
   clock_now_ms: () => BigInt(Date.now()),
@@ -84,6 +124,12 @@ parentPort.on('message', async (message) => {
       parentPort.postMessage({ id: message.id, ok: false, kind: 'trap', message: 'instance could not be reset: ' + String(broken && broken.message || broken), fuelUsed: 0, pages: pages() })
       return
     }
+    for (const key of Object.keys(config)) delete config[key]
+    if (message.config) for (const key of Object.keys(message.config)) config[key] = message.config[key]
+    httpFailed = false
+    httpStatus = 0
+    // A backstop only: the host answers every request, and kills this worker at the call's timeout.
+    callDeadline = Date.now() + message.timeoutMs + 5000
     fuel.value = BigInt(message.fuel)
     oom.value = 0
     const started = fuel.value
@@ -105,6 +151,7 @@ parentPort.on('message', async (message) => {
       const used = Number(started - fuel.value)
       let kind = 'guest-error'
       if (message.metered && fuel.value < 0n) kind = 'fuel'
+      else if (httpFailed) kind = 'http'
       else if (oom.value === 1) kind = 'memory'
       else if (err instanceof RangeError && /call stack/i.test(err.message)) kind = 'stack-overflow'
       else if (err instanceof WebAssembly.RuntimeError) kind = 'trap'

@@ -100,4 +100,32 @@ describe('wasm.run through the engine', () => {
     const failed = await e.engine.run('rogue', null, await actor())
     expect(failed).toMatchObject({ status: 'failed', error: { name: 'TemplateNotApprovedError', stepId: 'r' } })
   })
+
+  it("a step's config reaches the template for that step only, and a bad config fails the step by name", async () => {
+    const started = await startSandbox(['csv'], { poolSize: 1 })
+    box = started.box
+    env = await createTestEnv({ actions: [wasmRunAction(box) as never] })
+    const e = env
+    const actor = async () => ({ actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const flow = flowOf(
+      'imports',
+      [
+        { id: 'semicolons', type: 'task', action: 'wasm.run', params: { module: 'csv@1.0.0', input: '{{ input.eu }}', config: { delimiter: ';' } } },
+        { id: 'commas', type: 'task', action: 'wasm.run', params: { module: 'csv@1.0.0', input: '{{ input.us }}' } }
+      ],
+      e.user.did
+    )
+    await e.engine.createFlow(flow, await actor())
+    const result = await e.engine.run('imports', { eu: 'sku;price\nA-1;3,50\n', us: 'sku,price\nA-1,3.50\n' }, await actor())
+    expect(result.status).toBe('completed')
+    const state = await e.engine.state(result.executionId)
+    expect(state.steps.semicolons?.output).toEqual([{ sku: 'A-1', price: '3,50' }])
+    expect(state.steps.commas?.output).toEqual([{ sku: 'A-1', price: '3.50' }])
+    await e.engine.createFlow(
+      flowOf('bad-config', [{ id: 'c', type: 'task', action: 'wasm.run', params: { module: 'csv@1.0.0', input: 'a\n1\n', config: { delimiter: '' } }, retryPolicy: { maxAttempts: 1 } }], e.user.did),
+      await actor()
+    )
+    const failed = await e.engine.run('bad-config', null, await actor())
+    expect(failed).toMatchObject({ status: 'failed', error: { name: 'SandboxConfigError', stepId: 'c' } })
+  })
 })

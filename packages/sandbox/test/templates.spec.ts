@@ -95,4 +95,14 @@ describe('example templates', () => {
     const { output } = await box.run('csv@1.0.0', 'parse', 'a\nx')
     expect(output).toEqual([{ a: 'x' }])
   })
+
+  it('non-ASCII text comes out as valid UTF-8 (json-transform, validate, csv)', async () => {
+    const data = { name: 'Zoë Łukasiewicz', city: 'Kraków', motto: '✓ 数学 🧮' }
+    expect((await box.run('json-transform@1.0.0', 'transform', { data, rename: { name: 'naïve' } })).output).toEqual({ naïve: data.name, city: 'Kraków', motto: data.motto })
+    expect((await box.run('validate@1.0.0', 'validate', { value: {}, rules: [{ field: 'prénom', required: true }] })).output).toMatchObject({
+      valid: false,
+      errors: [{ field: 'prénom' }]
+    })
+    expect((await box.run('csv@1.0.0', 'parse', 'nom,ville\nZoë,Kraków 🧮\n')).output).toEqual([{ nom: 'Zoë', ville: 'Kraków 🧮' }])
+  })
 })
