@@ -74,15 +74,43 @@ function parseVersion(cid: CID, value: unknown): FlowVersion | undefined {
   }
 }
 
+/** Flows whose current version is kept in memory. */
+const FLOW_CACHE_SIZE = 10_000
+/** Version records kept in memory. */
+const VERSION_CACHE_SIZE = 10_000
+/** Flow documents kept in memory. */
+const DOCUMENT_CACHE_SIZE = 1_000
+
+/** Sets `key` in an insertion-ordered map, forgetting the oldest entry past `capacity`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > capacity) map.delete(map.keys().next().value as string)
+}
+
+/** Freezes a decoded document and everything in it (bytes excepted: typed arrays cannot be frozen). */
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value
+  for (const member of Object.values(value)) deepFreeze(member)
+  return Object.freeze(value)
+}
+
 /** The flow registry over a blockstore, a datastore and the commit journal. */
 export class ContentAddressedFlowRegistry implements FlowRegistry {
   private readonly ctx: FlowRegistryContext
   private readonly locks = new Map<string, Promise<void>>()
   /**
-   * `<cid> <flowHash>` pairs already checked. A document whose bytes hash to its CID has the same
-   * content as when it was checked, so its flow hash needs no second computation.
+   * The current version of each flow this registry has read or written. Every write of a flow's
+   * head goes through {@link record} (the data directory is held by one process), which updates
+   * it; starting an execution then reads no block.
    */
-  private readonly checkedHashes = new Set<string>()
+  private readonly heads = new Map<string, FlowVersion>()
+  /**
+   * Version records by CID, and flow documents by `<cid> <flowHash>` (the pairing checked), read
+   * and checked once: content addressing makes them immutable.
+   */
+  private readonly versions = new Map<string, FlowVersion>()
+  private readonly documents = new Map<string, Flow>()
 
   constructor(ctx: FlowRegistryContext) {
     this.ctx = ctx
@@ -113,6 +141,8 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
 
   async current(flowId: string): Promise<FlowVersion | undefined> {
     assertId(flowId, '/flowId')
+    const known = this.heads.get(flowId)
+    if (known !== undefined) return known
     const key = flowKey(flowId)
     const stored = await this.ctx.storage.readRecord(key)
     if (stored === undefined) return undefined
@@ -124,7 +154,9 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
       throw new CorruptRecordError(key.toString(), 'not dag-json', err)
     }
     if (cid === undefined) throw new CorruptRecordError(key.toString(), 'not a flow head record')
-    return this.readVersion(cid)
+    const version = await this.readVersion(cid)
+    remember(this.heads, flowId, version, FLOW_CACHE_SIZE)
+    return version
   }
 
   async get(flowId: string, options: { readonly revision?: number } = {}): Promise<{ readonly version: FlowVersion; readonly flow: Flow }> {
@@ -241,10 +273,15 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
         { key: hashKey(fields.flowHash).toString(), value: canonicalBlockBytes({ v: 1, flow: fields.flow }) }
       ]
     }))
-    return parseVersion(block.cid, unsigned) as FlowVersion
+    const version = Object.freeze(parseVersion(block.cid, unsigned) as FlowVersion)
+    remember(this.heads, flowId, version, FLOW_CACHE_SIZE)
+    return version
   }
 
   private async readVersion(cid: CID): Promise<FlowVersion> {
+    const id = cid.toString()
+    const known = this.versions.get(id)
+    if (known !== undefined) return known
     const bytes = await this.ctx.storage.readBlock(cid)
     if (bytes === undefined) throw new CorruptRecordError(cid.toString(), 'the version record block is missing')
     if (!bytesMatchCid(cid, bytes)) throw new CorruptRecordError(cid.toString(), 'the version record does not hash to its CID')
@@ -255,10 +292,14 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
       throw new CorruptRecordError(cid.toString(), 'not dag-json', err)
     }
     if (version === undefined) throw new CorruptRecordError(cid.toString(), 'not a flow version record')
+    remember(this.versions, id, Object.freeze(version), VERSION_CACHE_SIZE)
     return version
   }
 
   private async readFlow(cid: CID, hash: FlowHash): Promise<Flow> {
+    const pair = `${cid.toString()} ${hash}`
+    const known = this.documents.get(pair)
+    if (known !== undefined) return known
     const bytes = await this.ctx.storage.readBlock(cid)
     if (bytes === undefined) throw new CorruptRecordError(cid.toString(), 'the flow document block is missing')
     if (!bytesMatchCid(cid, bytes)) throw new CorruptRecordError(cid.toString(), 'the flow document does not hash to its CID')
@@ -268,11 +309,9 @@ export class ContentAddressedFlowRegistry implements FlowRegistry {
     } catch (err) {
       throw new CorruptRecordError(cid.toString(), 'not dag-json', err)
     }
-    const pair = `${cid.toString()} ${hash}`
-    if (!this.checkedHashes.has(pair)) {
-      if ((await hashFlow(flow)) !== hash) throw new CorruptRecordError(cid.toString(), `the flow document does not hash to ${hash}`)
-      this.checkedHashes.add(pair)
-    }
+    if ((await hashFlow(flow)) !== hash) throw new CorruptRecordError(cid.toString(), `the flow document does not hash to ${hash}`)
+    // Shared by every caller from now on: frozen, so no caller can change what others read.
+    remember(this.documents, pair, deepFreeze(flow), DOCUMENT_CACHE_SIZE)
     return flow
   }
 
