@@ -1,0 +1,484 @@
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
+import { ALLOW_PRIVATE_NETWORKS_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SUBNET, PASSPHRASE_ENV } from '../node/constants.js'
+import {
+  CONFIG_ENV,
+  DEFAULT_ADMIN_TOKEN_TTL_MS,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_HOST,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_PORT,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  LOG_LEVELS,
+  MAX_ADMIN_TOKEN_TTL_MS,
+  MAX_SHUTDOWN_TIMEOUT_MS,
+  MAX_STEP_TIMEOUT_MS,
+  MIN_ADMIN_TOKEN_TTL_MS,
+  REDACTED
+} from './constants.js'
+import { ConfigFileError, DaemonConfigError } from './errors.js'
+
+/** One of the log levels (`silent` logs nothing). */
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** Where a configuration value came from, weakest first. */
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag'
+
+/** The daemon's effective configuration: every key resolved (flags > env > file > defaults). */
+export interface DaemonConfig {
+  /** The data directory, absolute. */
+  dataDir: string
+  /** Address the API listens on. */
+  host: string
+  /** Port the API listens on (0: any free port; the bound address is logged). */
+  port: number
+  /** Lowest level logged. */
+  logLevel: LogLevel
+  /** Bound on a graceful shutdown (in-flight steps and requests), ms. */
+  shutdownTimeout: number
+  /** State store durability. */
+  durability: 'fsync' | 'batched'
+  /** Passphrase the keystore is sealed with (secret). */
+  passphrase?: string
+  /** Private networks (IPs or CIDRs) `http.request` steps may reach. */
+  allowPrivateNetworks: string[]
+  /** Lifetime of the admin token printed on first start, ms. */
+  adminTokenTtl: number
+  /** Step timeout when a step sets none, ms (unset: the engine's default). */
+  defaultStepTimeout?: number
+  /** Subnet of executions whose flow names none. */
+  subnet: string
+}
+
+/** A configuration key. */
+export type ConfigKey = keyof DaemonConfig
+
+/** What `qflow node config` shows of one key: the value and where it came from. */
+export interface ConfigValueSource {
+  /** Which layer won. */
+  readonly source: ConfigSource
+  /** Where exactly: `<file>:<line>`, the environment variable, the flag, or `default`. */
+  readonly origin: string
+}
+
+/** A resolved configuration, with where each value came from. */
+export interface ResolvedDaemonConfig {
+  /** The effective configuration. */
+  readonly config: DaemonConfig
+  /** Per key, the layer its value came from. */
+  readonly sources: Readonly<Record<ConfigKey, ConfigValueSource>>
+  /** The configuration file read, absolute; undefined when none was. */
+  readonly file: string | undefined
+}
+
+/** What a configuration is resolved from. */
+export interface ConfigLayers {
+  /** Values given as flags (the raw strings), by key; `config` names the file. */
+  readonly flags: Readonly<Partial<Record<ConfigKey | 'config', string>>>
+  /** The environment (`QFLOW_*` variables are read). */
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** Directory relative paths given as flags or in the environment resolve against. */
+  readonly cwd: string
+}
+
+/** One configuration key: its names in each layer, its default and how a value is checked. */
+export interface ConfigKeySpec {
+  /** The key, as written in the file. */
+  readonly key: ConfigKey
+  /** The environment variable. */
+  readonly env: string
+  /** The flag, or undefined when the key has none (secrets stay off the command line). */
+  readonly flag: string | undefined
+  /** Whether the value is a secret (redacted when printed). */
+  readonly secret: boolean
+  /** What the key sets. */
+  readonly description: string
+  /** The default, as documented. */
+  readonly defaultText: string
+  /** The accepted values, as documented. */
+  readonly valueText: string
+}
+
+/** A value that does not fit its key; turned into a {@link DaemonConfigError} with the origin. */
+class ValueProblem extends Error {}
+
+interface KeyRule extends ConfigKeySpec {
+  /** The value when no layer sets one. */
+  readonly fallback: (layers: ConfigLayers) => unknown
+  /** Checks and normalises a value from a layer; `base` is the directory relative paths resolve against. */
+  readonly parse: (value: unknown, base: string) => unknown
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * Parses a duration: a number of milliseconds, or a string of digits with an optional unit
+ * (`ms`, `s`, `m`, `h`, `d`; none means milliseconds), such as `30s` or `365d`.
+ */
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new ValueProblem(`must be a duration (such as 500ms, 30s, 5m), not ${value}`)
+    return Math.round(value)
+  }
+  const m = typeof value === 'string' ? DURATION.exec(value.trim()) : null
+  if (m === null) throw new ValueProblem(`must be a duration (such as 500ms, 30s, 5m), not ${JSON.stringify(value)}`)
+  return Math.round(Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] as number))
+}
+
+/** Writes milliseconds as the largest whole unit (`10s`, `365d`, `1500ms`). */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit] as number
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms}ms`
+}
+
+function durationIn(min: number, max: number): (value: unknown) => number {
+  return (value) => {
+    const ms = parseDuration(value)
+    if (ms < min || ms > max) throw new ValueProblem(`must be from ${formatDuration(min)} to ${formatDuration(max)}, not ${formatDuration(ms)}`)
+    return ms
+  }
+}
+
+function text(value: unknown): string {
+  if (typeof value === 'string') return value.trim()
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  throw new ValueProblem(`must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}`)
+}
+
+function nonEmpty(value: unknown): string {
+  const s = text(value)
+  if (s === '') throw new ValueProblem('must not be empty')
+  return s
+}
+
+function oneOf<T extends string>(choices: readonly T[]): (value: unknown) => T {
+  return (value) => {
+    const s = text(value).toLowerCase()
+    if (!(choices as readonly string[]).includes(s)) throw new ValueProblem(`must be one of ${choices.join(', ')}, not ${JSON.stringify(value)}`)
+    return s as T
+  }
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+
+function parseHost(value: unknown): string {
+  const s = nonEmpty(value)
+  const bare = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s
+  if (isIP(bare) !== 0) return bare
+  if (HOSTNAME.test(s)) return s
+  throw new ValueProblem(`must be an IP address or a host name, not ${JSON.stringify(s)}`)
+}
+
+function parsePort(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ValueProblem(`must be an integer from 0 to 65535, not ${JSON.stringify(value)}`)
+  return n
+}
+
+function parseNetworks(value: unknown): string[] {
+  let entries: unknown[]
+  if (Array.isArray(value)) entries = value
+  else if (typeof value === 'string') entries = value.split(',')
+  else throw new ValueProblem('must be a list of IPs or CIDRs (or a comma-separated string)')
+  const out: string[] = []
+  for (const entry of entries) {
+    const s = text(entry)
+    if (s === '') continue
+    const [address, prefix, extra] = s.split('/')
+    const family = isIP(address ?? '')
+    const bits = family === 6 ? 128 : 32
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits)
+    if (family === 0 || !prefixOk || extra !== undefined) throw new ValueProblem(`${JSON.stringify(s)} is not an IP or CIDR (such as 127.0.0.0/8)`)
+    out.push(s)
+  }
+  return out
+}
+
+function parseSubnet(value: unknown): string {
+  const s = nonEmpty(value)
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(s)) throw new ValueProblem(`must be letters, digits, '.', '_', ':' or '-', not ${JSON.stringify(s)}`)
+  return s
+}
+
+function parseSecret(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ValueProblem('must be a non-empty string')
+  return value
+}
+
+const RULES: readonly KeyRule[] = [
+  {
+    key: 'dataDir',
+    env: DATA_DIR_ENV,
+    flag: '--data-dir',
+    secret: false,
+    description: 'the data directory: identities, keys, execution logs, flows, index',
+    defaultText: DEFAULT_DATA_DIR,
+    valueText: 'a path (relative to the working directory, or to the file that sets it)',
+    fallback: (layers) => resolve(layers.cwd, DEFAULT_DATA_DIR),
+    parse: (value, base) => resolve(base, nonEmpty(value))
+  },
+  {
+    key: 'host',
+    env: 'QFLOW_HOST',
+    flag: '--host',
+    secret: false,
+    description: 'address the API listens on (0.0.0.0 for every interface)',
+    defaultText: DEFAULT_HOST,
+    valueText: 'an IP address or host name',
+    fallback: () => DEFAULT_HOST,
+    parse: parseHost
+  },
+  {
+    key: 'port',
+    env: 'QFLOW_PORT',
+    flag: '--port',
+    secret: false,
+    description: 'port the API listens on (0: any free port, logged)',
+    defaultText: String(DEFAULT_PORT),
+    valueText: '0 to 65535',
+    fallback: () => DEFAULT_PORT,
+    parse: parsePort
+  },
+  {
+    key: 'logLevel',
+    env: 'QFLOW_LOG_LEVEL',
+    flag: '--log-level',
+    secret: false,
+    description: 'lowest level of the JSON log lines written to standard output',
+    defaultText: DEFAULT_LOG_LEVEL,
+    valueText: LOG_LEVELS.join(', '),
+    fallback: () => DEFAULT_LOG_LEVEL,
+    parse: oneOf(LOG_LEVELS)
+  },
+  {
+    key: 'shutdownTimeout',
+    env: 'QFLOW_SHUTDOWN_TIMEOUT',
+    flag: '--shutdown-timeout',
+    secret: false,
+    description: 'bound on a graceful shutdown: how long in-flight steps and requests may take to finish',
+    defaultText: formatDuration(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    valueText: `a duration, 0 to ${formatDuration(MAX_SHUTDOWN_TIMEOUT_MS)}`,
+    fallback: () => DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    parse: durationIn(0, MAX_SHUTDOWN_TIMEOUT_MS)
+  },
+  {
+    key: 'durability',
+    env: 'QFLOW_DURABILITY',
+    flag: '--durability',
+    secret: false,
+    description: 'state store durability: fsync (every transition on disk first) or batched (group commit)',
+    defaultText: 'fsync',
+    valueText: 'fsync, batched',
+    fallback: () => 'fsync',
+    parse: oneOf(['fsync', 'batched'] as const)
+  },
+  {
+    key: 'passphrase',
+    env: PASSPHRASE_ENV,
+    flag: undefined,
+    secret: true,
+    description: 'seals the node keystore (needed on every start once used); no flag, so it stays out of the process list',
+    defaultText: 'none (sealed with <dataDir>/node.secret)',
+    valueText: 'a non-empty string',
+    fallback: () => undefined,
+    parse: parseSecret
+  },
+  {
+    key: 'allowPrivateNetworks',
+    env: ALLOW_PRIVATE_NETWORKS_ENV,
+    flag: '--allow-private-networks',
+    secret: false,
+    description: 'private networks http.request steps may reach',
+    defaultText: 'none',
+    valueText: 'IPs or CIDRs (a YAML list, or comma-separated)',
+    fallback: () => [],
+    parse: parseNetworks
+  },
+  {
+    key: 'adminTokenTtl',
+    env: 'QFLOW_ADMIN_TOKEN_TTL',
+    flag: '--admin-token-ttl',
+    secret: false,
+    description: 'lifetime of the admin token printed on first start',
+    defaultText: formatDuration(DEFAULT_ADMIN_TOKEN_TTL_MS),
+    valueText: `a duration, ${formatDuration(MIN_ADMIN_TOKEN_TTL_MS)} to ${formatDuration(MAX_ADMIN_TOKEN_TTL_MS)}`,
+    fallback: () => DEFAULT_ADMIN_TOKEN_TTL_MS,
+    parse: durationIn(MIN_ADMIN_TOKEN_TTL_MS, MAX_ADMIN_TOKEN_TTL_MS)
+  },
+  {
+    key: 'defaultStepTimeout',
+    env: 'QFLOW_DEFAULT_STEP_TIMEOUT',
+    flag: '--default-step-timeout',
+    secret: false,
+    description: 'timeout of a step that sets none',
+    defaultText: "the engine's (5m)",
+    valueText: `a duration, 1ms to ${formatDuration(MAX_STEP_TIMEOUT_MS)}`,
+    fallback: () => undefined,
+    parse: durationIn(1, MAX_STEP_TIMEOUT_MS)
+  },
+  {
+    key: 'subnet',
+    env: 'QFLOW_SUBNET',
+    flag: '--subnet',
+    secret: false,
+    description: 'subnet of executions whose flow names none',
+    defaultText: DEFAULT_SUBNET,
+    valueText: "letters, digits, '.', '_', ':', '-'",
+    fallback: () => DEFAULT_SUBNET,
+    parse: parseSubnet
+  }
+]
+
+/** Every configuration key with its names in the file, the environment and the flags. */
+export const CONFIG_KEYS: readonly ConfigKeySpec[] = RULES.map(({ key, env, flag, secret, description, defaultText, valueText }) => ({
+  key,
+  env,
+  flag,
+  secret,
+  description,
+  defaultText,
+  valueText
+}))
+
+/** A value read from the file, with the line it is on. */
+interface FileValue {
+  readonly value: unknown
+  readonly line: number
+}
+
+interface ConfigFile {
+  readonly path: string
+  readonly values: ReadonlyMap<string, FileValue>
+}
+
+async function readConfigFile(path: string, required: boolean): Promise<ConfigFile | undefined> {
+  let source: string
+  try {
+    source = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' && !required) return undefined
+    throw new ConfigFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : (err as Error).message, { cause: err })
+  }
+  const lines = new LineCounter()
+  const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  const problem = doc.errors[0]
+  if (problem !== undefined) {
+    const at = lines.linePos(problem.pos[0])
+    throw new ConfigFileError(path, `line ${at.line}, column ${at.col}: ${problem.message.split('\n')[0]}`)
+  }
+  const values = new Map<string, FileValue>()
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return { path, values }
+  if (!isMap(doc.contents)) throw new ConfigFileError(path, 'expected a mapping of configuration keys to values')
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key
+    const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode)
+    const offset = isScalar(keyNode) && keyNode.range !== undefined && keyNode.range !== null ? keyNode.range[0] : 0
+    const value = pair.value === null ? null : (pair.value as { toJSON(): unknown }).toJSON()
+    values.set(key, { value, line: lines.linePos(offset).line })
+  }
+  return { path, values }
+}
+
+function envValue(env: ConfigLayers['env'], name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value === '' ? undefined : value
+}
+
+/**
+ * Resolves the daemon's configuration from its layers: flags over `QFLOW_*` environment
+ * variables over the YAML file over the defaults. The file is `--config`, else `QFLOW_CONFIG`,
+ * else `<dataDir>/config.yaml` when it exists (`dataDir` from the flags, the environment or the
+ * default; that file cannot move the data directory). Relative paths in the file resolve against
+ * the file's directory. Every value given in any layer is checked, not only the winning one.
+ *
+ * @throws {@link DaemonConfigError} naming the key of a bad value (or an unknown key in the file).
+ * @throws {@link ConfigFileError} when the file is missing (named explicitly), unreadable or not a YAML mapping.
+ */
+export async function resolveDaemonConfig(layers: ConfigLayers): Promise<ResolvedDaemonConfig> {
+  const { flags, env, cwd } = layers
+  const check = (rule: KeyRule, value: unknown, base: string, source: ConfigSource, origin: string): unknown => {
+    try {
+      return rule.parse(value, base)
+    } catch (err) {
+      if (err instanceof ValueProblem) throw new DaemonConfigError(rule.key, source, origin, err.message)
+      throw err
+    }
+  }
+  const dataDirRule = RULES[0] as KeyRule
+
+  // The file: named, or the data directory's own.
+  let file: ConfigFile | undefined
+  let inDataDir = false
+  const named = flags.config ?? envValue(env, CONFIG_ENV)
+  if (named !== undefined) {
+    if (named.trim() === '') throw new DaemonConfigError('config', flags.config !== undefined ? 'flag' : 'env', flags.config !== undefined ? '--config' : CONFIG_ENV, 'must not be empty')
+    file = await readConfigFile(resolve(cwd, named), true)
+  } else {
+    const early =
+      flags.dataDir !== undefined
+        ? check(dataDirRule, flags.dataDir, cwd, 'flag', '--data-dir')
+        : envValue(env, DATA_DIR_ENV) !== undefined
+          ? check(dataDirRule, envValue(env, DATA_DIR_ENV), cwd, 'env', DATA_DIR_ENV)
+          : dataDirRule.fallback(layers)
+    file = await readConfigFile(join(early as string, DEFAULT_CONFIG_FILE), false)
+    inDataDir = true
+  }
+
+  const known = new Set<string>(RULES.map((r) => r.key))
+  if (file !== undefined) {
+    for (const [key, { line }] of file.values) {
+      if (!known.has(key)) throw new DaemonConfigError(key, 'file', `${file.path}:${line}`, `unknown key; the keys are ${[...known].join(', ')}`)
+    }
+    const moved = file.values.get('dataDir')
+    if (inDataDir && moved !== undefined) {
+      throw new DaemonConfigError('dataDir', 'file', `${file.path}:${moved.line}`, 'the data directory cannot be set in its own config.yaml; use --config, QFLOW_CONFIG, --data-dir or QFLOW_DATA_DIR')
+    }
+  }
+
+  const config: Record<string, unknown> = {}
+  const sources: Record<string, ConfigValueSource> = {}
+  for (const rule of RULES) {
+    let chosen: { value: unknown; source: ConfigValueSource } | undefined
+    const fromFile = file?.values.get(rule.key)
+    if (file !== undefined && fromFile !== undefined) {
+      const origin = `${file.path}:${fromFile.line}`
+      chosen = { value: check(rule, fromFile.value, dirname(file.path), 'file', origin), source: { source: 'file', origin } }
+    }
+    const fromEnv = envValue(env, rule.env)
+    if (fromEnv !== undefined) chosen = { value: check(rule, fromEnv, cwd, 'env', rule.env), source: { source: 'env', origin: rule.env } }
+    const fromFlag = flags[rule.key]
+    if (rule.flag !== undefined && fromFlag !== undefined) chosen = { value: check(rule, fromFlag, cwd, 'flag', rule.flag), source: { source: 'flag', origin: rule.flag } }
+    if (chosen === undefined) chosen = { value: rule.fallback(layers), source: { source: 'default', origin: 'default' } }
+    if (chosen.value !== undefined) config[rule.key] = chosen.value
+    sources[rule.key] = chosen.source
+  }
+  return { config: config as unknown as DaemonConfig, sources: sources as Record<ConfigKey, ConfigValueSource>, file: file?.path }
+}
+
+/**
+ * The configuration as `qflow node config` prints it: secrets replaced by `[redacted]` (unset
+ * ones stay `null`), durations in milliseconds, every key present.
+ */
+export function redactedConfig(config: DaemonConfig): Record<ConfigKey, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const rule of RULES) {
+    const value = config[rule.key]
+    out[rule.key] = value === undefined ? null : rule.secret ? REDACTED : value
+  }
+  return out as Record<ConfigKey, unknown>
+}
+
+/** One key's value as text for people (durations with their unit, lists comma-separated). */
+export function formatConfigValue(key: ConfigKey, value: unknown): string {
+  if (value === null || value === undefined) return '-'
+  if ((key === 'shutdownTimeout' || key === 'adminTokenTtl' || key === 'defaultStepTimeout') && typeof value === 'number') return formatDuration(value)
+  if (Array.isArray(value)) return value.length === 0 ? '-' : value.join(',')
+  return String(value)
+}
