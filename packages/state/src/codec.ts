@@ -48,35 +48,46 @@ function fastJson(value: unknown): string | undefined {
     case 'object': {
       if (value === null) return 'null'
       if (value instanceof Uint8Array) return `{"/":{"bytes":"${base64NoPad(value)}"}}`
+      if (Array.isArray(value)) {
+        let out = '['
+        for (let i = 0; i < value.length; i++) {
+          const part = fastJson(value[i])
+          if (part === undefined) return undefined
+          out += i === 0 ? part : `,${part}`
+        }
+        return `${out}]`
+      }
       const cid = CID.asCID(value)
       if (cid !== null) return `{"/":"${cid.toString()}"}`
-      if (Array.isArray(value)) {
-        const parts: string[] = []
-        for (const item of value) {
-          const part = fastJson(item)
-          if (part === undefined) return undefined
-          parts.push(part)
-        }
-        return `[${parts.join(',')}]`
-      }
       const proto = Object.getPrototypeOf(value)
       if (proto !== Object.prototype && proto !== null) return undefined
-      const record = value as Record<string, unknown>
-      const keys = Object.keys(record)
-        .filter((k) => record[k] !== undefined)
-        .sort()
-      const parts: string[] = []
-      for (const key of keys) {
-        if (!PLAIN_STRING.test(key)) return undefined
-        const part = fastJson(record[key])
-        if (part === undefined) return undefined
-        parts.push(`"${key}":${part}`)
-      }
-      return `{${parts.join(',')}}`
+      return fastMembers(value as Record<string, unknown>, Object.keys(value).sort(), 0, undefined)
     }
     default:
       return undefined
   }
+}
+
+/**
+ * Writes the members `keys[from…]` of `record` (keys sorted, `undefined` members skipped) as an
+ * object, or from `stopAt` on leaves the rest out and returns the text up to there without `}`.
+ * Strings are built by concatenation (ropes), not through arrays and `join`: this runs for every
+ * log entry and its garbage was a tenth of the engine's allocations.
+ */
+function fastMembers(record: Record<string, unknown>, keys: readonly string[], from: number, stopAt: string | undefined): string | undefined {
+  let out = '{'
+  let first = true
+  for (let i = from; i < keys.length; i++) {
+    const key = keys[i] as string
+    const member = record[key]
+    if (member === undefined) continue
+    if (!PLAIN_STRING.test(key)) return undefined
+    const part = fastJson(member)
+    if (part === undefined) return undefined
+    out += first ? `"${key}":${part}` : `,"${key}":${part}`
+    first = false
+  }
+  return stopAt === undefined ? `${out}}` : out
 }
 
 /** dag-json's deterministic encoding of a value (map keys sorted): the bytes entries are signed over. */
@@ -106,34 +117,30 @@ export interface SignableBlock {
  * encoded a second time. Falls back to two encodes for values the fast path does not write.
  */
 export function signableBlock(unsigned: Readonly<Record<string, unknown>>): SignableBlock {
-  const keys = Object.keys(unsigned)
-    .filter((k) => unsigned[k] !== undefined)
-    .sort()
-  const parts: string[] = []
-  let ok = !keys.includes('signature')
-  for (const key of keys) {
-    if (!ok) break
-    const part = PLAIN_STRING.test(key) ? fastJson(unsigned[key]) : undefined
-    if (part === undefined) ok = false
-    else parts.push(`"${key}":${part}`)
-  }
-  if (!ok) {
+  const keys = Object.keys(unsigned).sort()
+  let at = 0
+  while (at < keys.length && (keys[at] as string) < 'signature') at++
+  // The halves before and after where `signature` sorts: the signed text splices it in between.
+  const head = unsigned['signature'] === undefined ? fastMembers(unsigned, keys.slice(0, at), 0, 'open') : undefined
+  const tail = head === undefined ? undefined : fastMembers(unsigned, keys, at, undefined)
+  if (head === undefined || tail === undefined) {
     return {
       bytes: canonicalBlockBytes(unsigned),
       withSignature: (signature) => encodeBlock({ ...unsigned, signature })
     }
   }
-  let at = 0
-  while (at < keys.length && (keys[at] as string) < 'signature') at++
-  const before = `{${parts.slice(0, at).join(',')}`
-  const bytes = Buffer.from(`${before}${at > 0 && at < parts.length ? ',' : ''}${parts.slice(at).join(',')}}`)
+  // head is `{…` (no closing brace), tail is `{…}`: join them as one object.
+  const hasHead = head.length > 1
+  const hasTail = tail.length > 2
+  const text = hasHead && hasTail ? `${head},${tail.slice(1)}` : hasHead ? `${head}}` : tail
+  const bytes = Buffer.from(text)
   // The member goes between the byte-wise halves of the unsigned text (all of it ASCII up to there).
-  const cut = Buffer.byteLength(before)
+  const cut = Buffer.byteLength(head)
   return {
     bytes,
     withSignature(signature) {
-      const member = `${at > 0 ? ',' : ''}"signature":{"/":{"bytes":"${base64NoPad(signature)}"}}${at < parts.length ? ',' : ''}`
-      const rest = at > 0 && at < parts.length ? cut + 1 : cut
+      const member = `${hasHead ? ',' : ''}"signature":{"/":{"bytes":"${base64NoPad(signature)}"}}${hasTail ? ',' : ''}`
+      const rest = hasHead && hasTail ? cut + 1 : cut
       const signed = Buffer.concat([bytes.subarray(0, cut), Buffer.from(member, 'latin1'), bytes.subarray(rest)])
       return { cid: CID.createV1(dagJson.code, createDigest(SHA2_256, sha256(signed))), bytes: signed }
     }
