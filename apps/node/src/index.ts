@@ -49,3 +49,36 @@ export { createOutput, type Output, renderTable, type TableOptions } from './out
 export { buildProgram, type CommandContext, type CommandOutcome, runCli } from './program.js'
 export { describeError, formatProblem, isExpectedError } from './report.js'
 export { signedFlowText } from './signed-text.js'
+export {
+  ApiError,
+  type ApiAction,
+  type ApiContext,
+  ApiErrorCode,
+  type ApiErrorCodeValue,
+  type ApiMetrics,
+  type ApiServer,
+  type ApiServerInit,
+  API_PREFIX,
+  type Caller,
+  ConflictError,
+  createApiServer,
+  type Envelope,
+  type EnvelopeError,
+  type ErrorEnvelope,
+  envelopeSchema,
+  errorEnvelopeSchema,
+  type ExecutionView,
+  ForbiddenError,
+  type FlowVersionView,
+  NotFoundError,
+  type OkEnvelope,
+  ok,
+  RateLimitedError,
+  RequestTimeoutError,
+  ResponseSchemaError,
+  sendError,
+  toApiError,
+  UnauthenticatedError,
+  UnavailableError,
+  ValidationFailedError
+} from './server/index.js'

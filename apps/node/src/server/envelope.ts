@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ApiError, ApiErrorCode, ConflictError, ForbiddenError, NotFoundError, RequestTimeoutError, UnauthenticatedError, ValidationFailedError } from './errors.js'
+import { ApiError, ApiErrorCode, ConflictError, ForbiddenError, NotFoundError, RequestTimeoutError, UnauthenticatedError, UnavailableError, ValidationFailedError } from './errors.js'
 
 /** A successful answer: `{ success: true, data, timestamp, requestId }`. */
 export interface OkEnvelope<T> {
@@ -91,8 +91,11 @@ export function toApiError(err: unknown): ApiError {
     return new ValidationFailedError(message, { in: e.validationContext, problems: e.validation })
   }
   switch (name) {
+    case 'FlowParseError': {
+      const p = err as { line?: unknown; column?: unknown; format?: unknown; code?: unknown }
+      return new ValidationFailedError(message, { line: p.line, column: p.column, format: p.format, code: p.code })
+    }
     case 'FlowValidationError':
-    case 'FlowParseError':
     case 'InvalidExecutionInputError':
     case 'InvalidInputError':
     case 'InvalidCursorError':
@@ -111,6 +114,11 @@ export function toApiError(err: unknown): ApiError {
     case 'ExecutionExistsError':
     case 'FlowVersionError':
       return new ConflictError(message)
+    case 'NodeNotStartedError':
+    case 'EngineNotStartedError':
+    case 'StoreNotStartedError':
+    case 'QindexNotStartedError':
+      return new UnavailableError('the node is not running')
     case 'EventTimeoutError':
       return new RequestTimeoutError(typeof e.timeoutMs === 'number' ? e.timeoutMs : 0, message)
     case 'PipelineHaltedError': {

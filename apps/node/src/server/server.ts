@@ -22,7 +22,7 @@ import {
 } from './constants.js'
 import type { ApiContext, Caller } from './context.js'
 import { sendError } from './envelope.js'
-import { ApiError, NotFoundError, RequestTimeoutError } from './errors.js'
+import { ApiError, NotFoundError, RequestTimeoutError, UnavailableError } from './errors.js'
 import { createApiMetrics } from './metrics.js'
 import { buildOpenApiDocument, type DocumentedRoute, documentedRoutes } from './openapi.js'
 import { executionRoutes } from './routes/executions.js'
@@ -223,20 +223,26 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
     closing: () => closing
   }
 
-  // The REST routes: authenticated before the body is read, and bounded in time.
+  // Every route is bounded in time (WebSocket upgrades excepted: they live on after the handshake).
+  const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>()
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.upgrade !== undefined) return
+    const timer = setTimeout(() => {
+      if (!reply.sent) sendError(request, reply, new RequestTimeoutError(handlerTimeoutMs))
+    }, handlerTimeoutMs)
+    timer.unref()
+    timers.set(request, timer)
+  })
+  app.addHook('onResponse', async (request) => {
+    clearTimeout(timers.get(request))
+  })
+
+  // The REST routes: authenticated from the headers, before the body is read.
   const restApi: FastifyPluginAsync = async (api) => {
-    const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>()
-    api.addHook('onRequest', async (request, reply) => {
-      const timer = setTimeout(() => {
-        if (!reply.sent) sendError(request, reply, new RequestTimeoutError(handlerTimeoutMs))
-      }, handlerTimeoutMs)
-      timer.unref()
-      timers.set(request, timer)
+    api.addHook('onRequest', async (request) => {
       if ((request.routeOptions.config as { openapi?: { public?: boolean } }).openapi?.public === true) return
+      if (!node.started) throw new UnavailableError('the node is not running')
       callers.set(request, await ctx.authenticate(request))
-    })
-    api.addHook('onResponse', async (request) => {
-      clearTimeout(timers.get(request))
     })
     await api.register(flowRoutes(runtime))
     await api.register(executionRoutes(runtime))

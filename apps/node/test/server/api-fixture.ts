@@ -19,7 +19,7 @@ export interface CallOptions {
   /** A JSON body (serialised), or a string sent as it is. */
   readonly body?: unknown
   /** The bearer token; default a fresh admin token; `null` for none. */
-  readonly token?: string | null
+  readonly token?: string | null | undefined
   readonly headers?: Record<string, string>
 }
 
@@ -41,7 +41,8 @@ export async function startApi(init: ApiServerInit = {}): Promise<Api> {
   await node.start()
   const server = await createApiServer(node, { logLevel: 'silent', validateResponses: true, ...init })
   const { url } = await server.listen({ host: '127.0.0.1', port: 0 })
-  const token = (identity?: Identity) => issueToken(identity ?? node.parts.admin, { audience: 'qflow', ttlMs: 60_000 })
+  const admin = node.parts.admin
+  const token = (identity?: Identity) => issueToken(identity ?? admin, { audience: 'qflow', ttlMs: 60_000 })
   return {
     node,
     server,
