@@ -1,6 +1,12 @@
 /** Prefix of every REST route but health, metrics and webhooks. */
 export const API_PREFIX = '/api/v1'
 
+/**
+ * Longest lifetime (`exp` − `iat`) a bearer token may claim, ms (about ten years, the longest
+ * admin token a daemon issues). Bearer tokens are reusable until they expire.
+ */
+export const DEFAULT_MAX_BEARER_TOKEN_LIFETIME_MS = 3660 * 24 * 60 * 60_000
+
 /** Largest request body accepted, bytes (1 MiB); larger bodies answer 413 `PAYLOAD_TOO_LARGE`. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
 

@@ -37,6 +37,7 @@ export interface ApiContext {
   readonly node: QflowNode
   /**
    * Verifies the request's sQuid bearer token (`authorization: Bearer <token>`, audience `qflow`).
+   * Bearer tokens are reusable until they expire (no single-use check).
    *
    * @throws `UnauthenticatedError` (401 `UNAUTHENTICATED`) when there is none or it does not verify.
    */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { squidVerifier } from '@qflow/adapters-squid'
 import { parseFlow } from '@qflow/flow-schema'
 import type { QflowEvent } from '@qflow/scheduler'
 import { Ajv } from 'ajv'
@@ -8,12 +9,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, t
 import { type Logger, pino } from 'pino'
 import { DEFAULT_AUDIENCE } from '../node/constants.js'
 import type { QflowNode } from '../node/node.js'
-import { consentAuthorizer, tokenAuthenticator } from './auth.js'
+import { consentAuthorizer, type TokenVerifier, tokenAuthenticator } from './auth.js'
 import {
   API_PREFIX,
   DEFAULT_BODY_LIMIT,
   DEFAULT_HANDLER_TIMEOUT_MS,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_BEARER_TOKEN_LIFETIME_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
   MAX_WAIT_TIMEOUT_MS,
@@ -46,6 +48,14 @@ export interface ApiServerInit {
   maxWaitTimeoutMs?: number
   /** Audience bearer tokens must name. Default `qflow`. */
   audience?: string
+  /**
+   * Verifies bearer tokens. Default a reusable-token sQuid verifier (no replay protection: a
+   * bearer token is presented on every request until it expires; its signature is checked once
+   * and remembered) accepting lifetimes up to `maxTokenLifetimeMs`.
+   */
+  verifier?: TokenVerifier
+  /** Longest lifetime a bearer token may claim, ms, for the default verifier. Default about ten years. */
+  maxTokenLifetimeMs?: number
   /** The pino logger. Default a new one at `logLevel`, writing JSON lines to stdout. */
   logger?: Logger
   /** Level of the default logger. Default `info`. */
@@ -138,10 +148,13 @@ function responseSerializer(validate: boolean): (route: { schema: Record<string,
 export async function createApiServer(node: QflowNode, init: ApiServerInit = {}): Promise<ApiServer> {
   const parts = node.parts
   const log = init.logger ?? pino({ name: 'qflow-api', level: init.logLevel ?? 'info' })
+  const audience = init.audience ?? DEFAULT_AUDIENCE
+  const verifier =
+    init.verifier ?? squidVerifier({ audience, replayProtection: false, maxTokenLifetimeMs: init.maxTokenLifetimeMs ?? DEFAULT_MAX_BEARER_TOKEN_LIFETIME_MS })()
   const metrics = createApiMetrics(init.defaultMetrics === undefined ? {} : { defaultMetrics: init.defaultMetrics })
   const ctx: ApiContext = {
     node,
-    authenticate: tokenAuthenticator(parts.verifier, init.audience ?? DEFAULT_AUDIENCE),
+    authenticate: tokenAuthenticator(verifier, audience),
     authorize: consentAuthorizer(parts.qonsent),
     metrics,
     log

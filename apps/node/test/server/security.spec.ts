@@ -93,6 +93,15 @@ describe('authentication (401 UNAUTHENTICATED)', () => {
     expect(forgedAnswer.body.error.details).toEqual({ reason: 'TokenSignatureError' })
   })
 
+  it('accepts a bearer token again and again until it expires, including a year-long admin token', async () => {
+    const admin = api.node.parts.admin
+    const yearLong = await issueToken(admin, { audience: 'qflow', ttlMs: 365 * 24 * 3_600_000 })
+    for (let i = 0; i < 5; i++) expect((await api.call('GET', '/api/v1/flows/open', { token: yearLong })).status).toBe(200)
+    const tooLong = await issueToken(admin, { audience: 'qflow', ttlMs: 20 * 366 * 24 * 3_600_000 })
+    const refused = await api.call('GET', '/api/v1/flows/open', { token: tooLong })
+    expect([refused.status, refused.body.error.details]).toEqual([401, { reason: 'TokenLifetimeError' }])
+  })
+
   it('accepts a valid token of another identity (authorization decides what it may do)', async () => {
     const answer = await api.call('GET', '/api/v1/flows/open', { token: await api.token(reader) })
     expect(answer.status).toBe(200)
