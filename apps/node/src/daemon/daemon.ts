@@ -7,6 +7,7 @@ import { type AdminToken, issueAdminTokenOnce } from './admin-token.js'
 import type { DaemonConfig } from './config.js'
 import { SHUTTING_DOWN_REASON, SHUTTING_DOWN_RETRY_AFTER_S, SHUTTING_DOWN_STATUS } from './constants.js'
 import { type DrainReport, drainSteps } from './drain.js'
+import { ListenAddressError } from './errors.js'
 import { removeDaemonRuntime, writeDaemonRuntime } from './runtime-file.js'
 
 /** The HTTP side a daemon runs: what `createApiServer` (`src/server/`) returns. */
@@ -61,6 +62,9 @@ export interface QflowDaemon {
    * Starts the node (which resumes every unfinished execution), the API server, listens, writes
    * `<dataDir>/daemon.json`, and on the data directory's first start as a daemon issues the admin
    * token. Whatever started is stopped again when a later part fails.
+   *
+   * @throws {@link ListenAddressError} when the API cannot listen on the configured host and port.
+   * @throws the node's errors: `DataDirLockedError`, `DataDirCorruptError`, `NodePassphraseError`.
    */
   start(): Promise<DaemonStarted>
   /**
@@ -79,6 +83,9 @@ export function reachableUrl(url: string): string {
   else if (parsed.hostname === '[::]') parsed.hostname = '[::1]'
   return parsed.origin
 }
+
+/** System error codes of a listen that cannot succeed with this configuration. */
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN'])
 
 class Daemon implements QflowDaemon {
   node: QflowNode | undefined
@@ -125,7 +132,14 @@ class Daemon implements QflowDaemon {
       const api = await components.createApiServer(node, { logger: log })
       this.api = api
       this.guard(api.app)
-      const { url: bound } = await api.listen({ host: config.host, port: config.port })
+      let bound: string
+      try {
+        bound = (await api.listen({ host: config.host, port: config.port })).url
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (typeof code === 'string' && LISTEN_ERRORS.has(code)) throw new ListenAddressError(config.host, config.port, code, { cause: err })
+        throw err
+      }
       const url = reachableUrl(bound)
       this.url = url
       await writeDaemonRuntime(config.dataDir, { pid: process.pid, url, startedAt: new Date().toISOString(), version: components.version })

@@ -45,3 +45,34 @@ export class ConfigFileError extends Error {
     this.reason = reason
   }
 }
+
+/**
+ * Thrown when the API cannot listen where the configuration says: the port is taken
+ * (`EADDRINUSE`), not permitted (`EACCES`), or the host is not an address of this machine
+ * (`EADDRNOTAVAIL`, `ENOTFOUND`).
+ */
+export class ListenAddressError extends Error {
+  static override readonly name = 'ListenAddressError'
+  override readonly name = 'ListenAddressError'
+  /** The host asked for. */
+  readonly host: string
+  /** The port asked for. */
+  readonly port: number
+  /** The system's error code. */
+  readonly code: string
+
+  constructor(host: string, port: number, code: string, options?: ErrorOptions) {
+    const why =
+      code === 'EADDRINUSE'
+        ? 'the port is in use (another node? choose --port, or 0 for any free port)'
+        : code === 'EACCES'
+          ? 'not permitted (ports below 1024 need privileges)'
+          : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
+            ? 'the host is not an address of this machine'
+            : code
+    super(`Cannot listen on ${host}:${port}: ${why}`, options)
+    this.host = host
+    this.port = port
+    this.code = code
+  }
+}
