@@ -4,7 +4,7 @@ import { qindex, type SqliteQindex } from '@qflow/adapters-qindex'
 import { type FileSubnetKeyring, fileKeyring, qlock } from '@qflow/adapters-qlock'
 import { createEmbeddedQonsent, createGrant, type EmbeddedQonsent } from '@qflow/adapters-qonsent'
 import { type Identity, issueToken, offThreadSignatureCheck, offThreadSigner, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
-import { createDefaultPipeline } from '@qflow/pipeline'
+import { createDefaultPipeline, type Pipeline } from '@qflow/pipeline'
 import { createActionRegistry, dataTransformAction, type Engine, engine, httpRequestAction, logAction } from '@qflow/scheduler'
 import { createStateStore, type StateStore } from '@qflow/state'
 import type { QflowNodeConfig } from './config.js'
@@ -12,6 +12,7 @@ import { ADMIN_RESOURCE, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DE
 import { ensureDataDir, lockDataDir, loadOrCreateSecrets } from './data-dir.js'
 import { NodeConfigError, NodeNotStartedError } from './errors.js'
 import { indexRecordsOf } from './index-source.js'
+import { nodeSecretStore, type SecretStore } from './secrets.js'
 
 /** Id of the grant that gives the admin identity every action on `qflow:**`. */
 export const ADMIN_GRANT_ID = 'qflow-admin-bootstrap'
@@ -39,6 +40,10 @@ export interface QflowNodeParts {
   readonly qerberos: QerberosMonitor
   /** The sQuid verifier tokens are checked with. */
   readonly verifier: SquidVerifier
+  /** The universal pipeline (external events pass it before a flow starts). */
+  readonly pipeline: Pipeline
+  /** Named secrets (webhook signing secrets), sealed at rest with the node's Qlock keyring. */
+  readonly secrets: SecretStore
 }
 
 /** A Qflow node over embedded defaults: nothing else to run. */
@@ -132,6 +137,9 @@ class EmbeddedQflowNode implements QflowNode {
     await keyring.start()
     this.teardown.push(() => keyring.stop())
     const lock = qlock()({ signer: node, verifier, keyring, recipientKeys: { x25519PublicKey: async (did) => x25519PublicKeyFromDid(did) } })
+    const secretStore = nodeSecretStore()({ dataDir, qlock: lock, subnet })
+    await secretStore.start()
+    this.teardown.push(() => secretStore.stop())
 
     // Every log entry is signed by the node identity, on a worker thread: the event loop keeps
     // driving executions while entries are signed on the other core.
@@ -175,7 +183,7 @@ class EmbeddedQflowNode implements QflowNode {
       ...(config.onError === undefined ? {} : { onError: config.onError })
     })({ identity: node, log: store.log, flows: store.flows, pipeline, actions, qerberos: monitor, qindex: index })
 
-    this.current = { node, admin, store, engine: qflow, qonsent: consent, qindex: index, qerberos: monitor, verifier }
+    this.current = { node, admin, store, engine: qflow, qonsent: consent, qindex: index, qerberos: monitor, verifier, pipeline, secrets: secretStore }
 
     // Containment decisions pause what they name; consent changes may lift CONSENT_EXPIRED pauses.
     this.unsubscribe.push(
