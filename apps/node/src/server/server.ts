@@ -31,6 +31,8 @@ import { executionRoutes } from './routes/executions.js'
 import { flowRoutes } from './routes/flows.js'
 import { openApiRoute, systemRoutes } from './routes/system.js'
 import { FLOW_DOCUMENT_SCHEMA } from './schemas.js'
+import { type WebhookRoutesInit, webhookRoutes } from './webhooks/index.js'
+import { WS_PATH, type WsRoutesInit, wsRoutes } from './ws/index.js'
 
 /** Options of {@link createApiServer}; every one optional, defaults in `server/constants.ts`. */
 export interface ApiServerInit {
@@ -69,7 +71,14 @@ export interface ApiServerInit {
   validateResponses?: boolean
   /** Trust `x-forwarded-*` headers (behind a reverse proxy). Default false. */
   trustProxy?: boolean
-  /** More route plugins, registered after the built-in ones with the same context. */
+  /** Options of the webhook and secret routes (body limit, timestamp tolerance, rate limits, …), or `false` to leave them out. */
+  webhooks?: WebhookRoutesInit | false
+  /** Options of the WebSocket endpoint (connections, subscriptions, buffers, heartbeat, …), or `false` to leave it out. */
+  ws?: WsRoutesInit | false
+  /**
+   * More route plugins, registered after the REST routes with the same context. A plugin serving
+   * `POST /webhooks/:flowId/:triggerId` or the WebSocket path takes the place of the built-in one.
+   */
   plugins?: readonly ((ctx: ApiContext) => FastifyPluginAsync)[]
 }
 
@@ -95,6 +104,9 @@ export class ResponseSchemaError extends ApiError {
     super(500, 'RESPONSE_INVALID', 'the answer does not match its response schema', { problems })
   }
 }
+
+/** The webhook route (`server/webhooks/`). */
+const WEBHOOK_ROUTE = '/webhooks/:flowId/:triggerId'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -131,7 +143,8 @@ function responseSerializer(validate: boolean): (route: { schema: Record<string,
 
 /**
  * Makes the node's REST API: `/api/v1` flows and executions, `/health/live`, `/health/ready`,
- * `/metrics` and `/api/v1/openapi.json`, every answer in the envelope `{success, data | error,
+ * `/metrics`, `/api/v1/openapi.json`, webhooks (`POST /webhooks/:flowId/:triggerId`), secrets
+ * (`/api/v1/secrets`) and event subscriptions over WebSocket (`/api/v1/ws`), every answer in the envelope `{success, data | error,
  * timestamp, requestId}`. Authentication by sQuid bearer token, authorization through the node's
  * Qonsent, body size limits, timeouts and security headers on every route.
  *
@@ -265,8 +278,12 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
   await app.register(systemRoutes(runtime))
   await app.register(restApi, { prefix: API_PREFIX })
   for (const plugin of init.plugins ?? []) await app.register(plugin(ctx))
-  // Route plugins of the other API areas (webhooks, WebSocket) are registered here, after the
-  // REST routes and with the same context: see server/webhooks/index.ts and server/ws/index.ts.
+  // The other API areas, with the same context: `POST /webhooks/:flowId/:triggerId` and the
+  // `/api/v1/secrets` routes (server/webhooks/), and the `/api/v1/ws` subscriptions (server/ws/).
+  // Each is left out when the init turns it off, or when one of `plugins` already serves it.
+  if (init.webhooks !== false && !app.hasRoute({ method: 'POST', url: WEBHOOK_ROUTE })) await app.register(webhookRoutes(ctx, init.webhooks ?? {}))
+  const wsPath = (init.ws === false ? undefined : init.ws?.path) ?? WS_PATH
+  if (init.ws !== false && !app.hasRoute({ method: 'GET', url: wsPath })) await app.register(wsRoutes(ctx, init.ws ?? {}))
 
   // Built on first request, once every route (the REST ones, the plugins', any the caller adds
   // before listening) is registered.

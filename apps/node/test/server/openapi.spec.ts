@@ -96,6 +96,22 @@ describe('GET /api/v1/openapi.json', () => {
       expect([entry, api.server.app.hasRoute({ method: method.toUpperCase() as 'GET', url })]).toEqual([entry, true])
     }
     expect(documented).toContain('post /extra/{thing}')
+    // The webhook, secret and WebSocket areas are registered by the composer too.
+    expect(documented).toEqual(expect.arrayContaining(['post /webhooks/{flowId}/{triggerId}', 'get /api/v1/secrets', 'get /api/v1/ws']))
+  })
+
+  it('leaves the webhook and WebSocket areas out when the init says so', async () => {
+    const bare = await startApi({ webhooks: false, ws: false })
+    try {
+      const answer = await bare.call('GET', '/api/v1/openapi.json', { token: null })
+      const paths = Object.keys((answer.body as OpenApiDoc).paths)
+      expect(paths).not.toContain('/webhooks/{flowId}/{triggerId}')
+      expect(paths).not.toContain('/api/v1/ws')
+      expect(paths).toContain('/api/v1/flows')
+      expect((await bare.call('POST', '/webhooks/f/t', { body: {} })).status).toBe(404)
+    } finally {
+      await bare.close()
+    }
   })
 
   it('describes each route: parameters, bodies, envelope answers, errors and security', () => {
