@@ -219,7 +219,7 @@ const RULES: readonly KeyRule[] = [
     secret: false,
     description: 'the data directory: identities, keys, execution logs, flows, index',
     defaultText: DEFAULT_DATA_DIR,
-    valueText: 'a path (relative to the working directory, or to the file that sets it)',
+    valueText: 'a path, relative to the working directory or to the file that sets it',
     fallback: (layers) => resolve(layers.cwd, DEFAULT_DATA_DIR),
     parse: (value, base) => resolve(base, nonEmpty(value))
   },
