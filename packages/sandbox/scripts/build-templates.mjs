@@ -1,8 +1,10 @@
 // Compiles the AssemblyScript templates in examples/templates (and the test-only hostile ones) to
 // WebAssembly with the project's own AssemblyScript compiler: no binary is downloaded.
-// `node scripts/build-templates.mjs [outDir]` (default: dist/templates).
+// `node scripts/build-templates.mjs [outDir]` (default: templates/, beside dist/ so that tsup's
+// clean never removes them while a node or a test reads them). Files are written to a temporary
+// name and renamed, so a reader never sees half a module.
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import asc from 'assemblyscript/asc'
@@ -27,7 +29,7 @@ export async function templateSources(hostile = false) {
  * manifest beside it; returns the files. The test-only hostile modules are built only if asked
  * (the tests build everything into test/.templates; the package ships the examples only).
  */
-export async function buildTemplates(outDir = join(packageDir, 'dist/templates'), { hostile = false } = {}) {
+export async function buildTemplates(outDir = join(packageDir, 'templates'), { hostile = false } = {}) {
   await mkdir(outDir, { recursive: true })
   const shared = Math.max((await stat(join(templatesDir, 'abort.ts'))).mtimeMs, (await stat(join(templatesDir, 'json-out.ts'))).mtimeMs, (await stat(fileURLToPath(import.meta.url))).mtimeMs)
   const built = []
@@ -68,14 +70,19 @@ async function writeManifest(name, wasmPath) {
   const entry = all[name]
   if (entry === undefined) throw new Error(`examples/templates/templates.json has no entry for ${name}`)
   const manifest = { module: cidOf(await readFile(wasmPath)), ...entry }
-  await writeFile(wasmPath.replace(/\.wasm$/, '.manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+  const path = wasmPath.replace(/\.wasm$/, '.manifest.json')
+  const text = `${JSON.stringify(manifest, null, 2)}\n`
+  if ((await readFile(path, 'utf8').catch(() => '')) === text) return
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  await writeFile(temp, text)
+  await rename(temp, path)
 }
 
 async function compile(name, source, out) {
   {
     const args = [
       relative(process.cwd(), source),
-      '--outFile', out,
+      '--outFile', join(dirname(out), `.${basename(out)}.${process.pid}.tmp`),
       '--optimizeLevel', '3',
       '--shrinkLevel', '0',
       '--runtime', 'incremental',
@@ -86,6 +93,7 @@ async function compile(name, source, out) {
     const errors = []
     const { error } = await asc.main(args, { stderr: { write: (s) => errors.push(String(s)) }, stdout: { write: () => {} } })
     if (error) throw new Error(`asc ${name}: ${error.message}\n${errors.join('')}`)
+    await rename(join(dirname(out), `.${basename(out)}.${process.pid}.tmp`), out)
   }
 }
 

@@ -9,12 +9,13 @@
  * @example
  * ```ts
  * import { readFile } from 'node:fs/promises'
+ * import { join } from 'node:path'
  * import { createIdentity } from '@qflow/adapters-squid'
- * import { sandbox, signAllowList, templateCid } from '@qflow/sandbox'
+ * import { exampleTemplatesDir, sandbox, signAllowList, templateCid } from '@qflow/sandbox'
  *
  * const dao = createIdentity()
- * // The package ships its example templates, compiled, in dist/templates.
- * const bytes = await readFile(new URL('templates/sha256.wasm', import.meta.resolve('@qflow/sandbox')))
+ * // The package ships its example templates, compiled.
+ * const bytes = await readFile(join(exampleTemplatesDir(), 'sha256.wasm'))
  * const cid = await templateCid(bytes)
  * const allowList = await signAllowList(
  *   { v: 1, issuer: dao.did, issuedAt: new Date().toISOString(), templates: [{ cid, name: 'sha256', version: '1.0.0' }] },
@@ -80,6 +81,7 @@ export {
   TemplateTamperedError,
   UnknownTemplateError
 } from './errors.js'
+export { exampleTemplatesDir } from './examples.js'
 export { hostAllowed, type TemplateHttpInit } from './http.js'
 export {
   type CallMetrics,

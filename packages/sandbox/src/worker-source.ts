@@ -11,6 +11,13 @@ export const WORKER_SOURCE = `
 'use strict'
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads')
 const { randomBytes } = require('node:crypto')
+// The SDK loads node:wasi (never used: templates get no WASI), which warns on every worker start;
+// that one warning is dropped so it does not reach the node's stderr.
+const emitWarning = process.emitWarning
+process.emitWarning = (warning, ...rest) => {
+  if (/WASI is an experimental feature/.test(String(warning && warning.message || warning))) return
+  return emitWarning.call(process, warning, ...rest)
+}
 const createPlugin = require(workerData.extismPath)
 // Outbound HTTP: the request goes to the host on parentPort; this thread blocks on httpFlag until
 // the answer is on httpPort (a WebAssembly call cannot await).
