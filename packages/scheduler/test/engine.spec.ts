@@ -290,6 +290,27 @@ describe('engine: events, delays, modules and sub-flows', () => {
     expect(result.output).toEqual({ waitedUntil: new Date(dueAt as number).toISOString() })
   })
 
+  it('gives every step of a long chain the outputs before it, across a restart mid-chain', async () => {
+    const e = await setup()
+    const chain = Array.from({ length: 40 }, (_, i) => ({
+      id: `s${i}`,
+      type: 'task',
+      action: 'data.transform',
+      params: { expression: i === 0 ? 'input.start' : `steps.s${i - 1}.output + 1` }
+    }))
+    // A durable delay in the middle, then a step that reads the first, the one before and the input.
+    chain.splice(20, 0, { id: 'nap', type: 'task', action: 'delay', params: { ms: 150 } as never })
+    chain.push({ id: 'sum', type: 'task', action: 'data.transform', params: { expression: '{ "first": steps.s0.output, "last": steps.s39.output, "napped": steps.nap.status, "start": input.start }' } })
+    await e.engine.createFlow(flowOf('chain', chain, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const id = await e.engine.startExecution('chain', { start: 5 }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    for (let i = 0; i < 200 && e.engine.live(id)?.steps.nap === undefined; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(e.engine.live(id)?.steps.s19?.output).toBe(24)
+    await e.restart()
+    const result = await e.engine.wait(id)
+    expect(result.status).toBe('completed')
+    expect(result.output).toEqual({ first: 5, last: 44, napped: 'succeeded', start: 5 })
+  })
+
   it('calls modules and runs sub-flows', async () => {
     const sent: unknown[] = []
     const qmail = {

@@ -25,6 +25,7 @@ import {
   initialState,
   type StartedPayload,
   type StateEntry,
+  type StepRecord,
   type TokenRecord
 } from './execution-state.js'
 import { type ExpressionContext, evaluateExpression, evaluateTemplates } from './expressions.js'
@@ -151,6 +152,17 @@ interface LiveExecution {
   ending: boolean
   lastSnapshot: number
   failure?: unknown
+  /**
+   * The `steps` of the expression scope, kept up to date entry by entry, for flows without
+   * parallel steps: one step is in flight at a time there, so nothing can change the scope while
+   * a step evaluates and every dispatch can share it (no O(steps) copy per step). Flows with
+   * parallel steps copy the scope per dispatch (a sibling branch may complete meanwhile).
+   */
+  scope?: ExpressionContext['steps']
+}
+
+function stepScope(record: StepRecord): ExpressionContext['steps'][string] {
+  return record.error === undefined ? { output: record.output, status: record.status } : { output: record.output, status: record.status, error: record.error }
 }
 
 const PURE_ACTIONS = new Set(['data.transform', 'log'])
@@ -409,6 +421,10 @@ class QflowEngine implements Engine {
       ending: false,
       lastSnapshot: state.seq
     }
+    if (!graph.parallel) {
+      exec.scope = {}
+      for (const [id, record] of Object.entries(state.steps)) exec.scope[id] = stepScope(record)
+    }
     this.executions.set(state.id, exec)
     return exec
   }
@@ -493,6 +509,11 @@ class QflowEngine implements Engine {
       if (stepId !== undefined) entry.stepId = stepId
       if (attempt !== undefined) entry.attempt = attempt
       applyEntry(exec.state, exec.graph, entry)
+      if (exec.scope !== undefined && stepId !== undefined) {
+        // Without parallel steps an entry changes at most its own step's record.
+        const record = exec.state.steps[stepId]
+        if (record !== undefined) exec.scope[stepId] = stepScope(record)
+      }
       this.afterApply(exec)
     })
     exec.tail = applied.catch((err) => {
@@ -632,9 +653,10 @@ class QflowEngine implements Engine {
 
   private contextFor(exec: LiveExecution): ExpressionContext {
     const { state } = exec
-    const steps: ExpressionContext['steps'] = {}
-    for (const [id, record] of Object.entries(state.steps)) {
-      steps[id] = record.error === undefined ? { output: record.output, status: record.status } : { output: record.output, status: record.status, error: record.error }
+    let steps = exec.scope
+    if (steps === undefined) {
+      steps = {}
+      for (const [id, record] of Object.entries(state.steps)) steps[id] = stepScope(record)
     }
     return {
       input: state.input,

@@ -11,6 +11,8 @@ export interface FlowGraph {
   readonly hash: string
   /** The first step. */
   readonly entry: string
+  /** Whether any step is `parallel` (else one step at a time is ever in flight). */
+  readonly parallel: boolean
   /** A step by id. */
   step(id: string): EngineStep
   /** A parallel step's branches (step ids, in order). */
@@ -46,6 +48,7 @@ export function buildFlowGraph(flow: EngineFlow, hash: string): FlowGraph {
     flow,
     hash,
     entry,
+    parallel: (flow.steps as readonly { readonly type?: unknown }[]).some((step) => step.type === 'parallel'),
     step(id) {
       const step = graph.step(id)
       if (step === undefined) throw new UnknownStepError(id)
