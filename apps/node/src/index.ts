@@ -44,6 +44,23 @@ export {
 } from './node/constants.js'
 export { DataDirCorruptError, DataDirLockedError, NodeConfigError, NodeNotStartedError, NodePassphraseError } from './node/errors.js'
 export { ADMIN_GRANT_ID, createQflowNode, type OperationActor, type QflowNode, type QflowNodeParts } from './node/node.js'
+export {
+  DEFAULT_MAX_SECRET_BYTES,
+  DEFAULT_MAX_SECRETS,
+  InvalidSecretError,
+  nodeSecretStore,
+  SECRET_NAME_PATTERN,
+  type SecretInfo,
+  SecretLimitError,
+  SecretNotFoundError,
+  SECRETS_FILE,
+  type SecretStore,
+  type SecretStoreComponents,
+  type SecretStoreInit
+} from './node/secrets.js'
+export { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_WAIT_MS, WebhookErrorCode } from './server/webhooks/constants.js'
+export { type WebhookRoutesInit, webhookRoutes } from './server/webhooks/index.js'
+export { secretRoutes } from './server/webhooks/secrets.js'
 export { type PointerLocator, pointerLocator, pointerSegments, type SourcePosition } from './locate.js'
 export { createOutput, type Output, renderTable, type TableOptions } from './output.js'
 export { buildProgram, type CommandContext, type CommandOutcome, runCli } from './program.js'

@@ -5,7 +5,7 @@ import { issueToken } from '@qflow/adapters-squid'
 import { signGitHubWebhook, signStandardWebhook } from '@qflow/webhooks'
 import { createQflowNode, type QflowNode } from '../../src/node/node.js'
 import { type ApiServer, createApiServer } from '../../src/server/index.js'
-import { type WebhookRoutesInit, webhookRoutes } from '../../src/server/webhooks/index.js'
+import type { WebhookRoutesInit } from '../../src/server/webhooks/index.js'
 
 /** An answer read back. */
 export interface Answer {
@@ -31,12 +31,12 @@ export interface WebhookNode {
   close(): Promise<void>
 }
 
-/** Starts a node and its API with {@link webhookRoutes} registered with `init`. */
+/** Starts a node and its API, the webhook and secret routes made with `init`. */
 export async function startWebhookNode(init: WebhookRoutesInit = {}): Promise<WebhookNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'qflow-webhooks-'))
   const node = createQflowNode({ dataDir, durability: 'batched' })
   await node.start()
-  const server = await createApiServer(node, { logLevel: 'silent', validateResponses: true, plugins: [(ctx) => webhookRoutes(ctx, init)] })
+  const server = await createApiServer(node, { logLevel: 'silent', validateResponses: true, webhooks: init })
   const { url } = await server.listen({ host: '127.0.0.1', port: 0 })
   const adminToken = () => issueToken(node.parts.admin, { audience: 'qflow', ttlMs: 60_000 })
   return {

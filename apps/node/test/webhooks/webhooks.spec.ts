@@ -1,4 +1,4 @@
-import { issueToken } from '@qflow/adapters-squid'
+import { createIdentity, issueToken } from '@qflow/adapters-squid'
 import { generateStandardWebhooksSecret } from '@qflow/webhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { githubHeaders, standardHeaders, startWebhookNode, type WebhookNode, webhookFlow } from './fixtures.js'
@@ -103,13 +103,21 @@ describe('POST /webhooks/:flowId/:triggerId', () => {
     expect(await api.node.parts.engine.wait(answer.body.data.executionId)).toMatchObject({ status: 'completed', output: { ref: 'refs/heads/main' } })
   })
 
-  it('accepts an sQuid token sender, and refuses a missing or foreign-audience token', async () => {
+  it('accepts an sQuid token sender (token reusable), and refuses a missing, foreign-audience or unconsented token', async () => {
     const body = order('o-token')
     const token = await api.adminToken()
     const answer = await api.request('POST', '/webhooks/tokens/squid', body, { authorization: `Bearer ${token}`, 'content-type': 'application/json' })
     expect(answer.status).toBe(200)
     expect(answer.body.data).toMatchObject({ status: 'completed', output: { orderId: 'o-token', items: 3 } })
+    // a bearer token is reusable until it expires: the same sender sends again
+    const again = await api.request('POST', '/webhooks/tokens/squid', order('o-token-2'), { authorization: `Bearer ${token}`, 'content-type': 'application/json' })
+    expect(again.status).toBe(200)
+    expect(again.body.data.output).toEqual({ orderId: 'o-token-2', items: 3 })
     await refused('/webhooks/tokens/squid', body, { 'content-type': 'application/json' }, 401, 'UNAUTHENTICATED')
+    // an identity with a valid token but no consent to execute the flow
+    const bob = createIdentity()
+    const bobs = await refused('/webhooks/tokens/squid', body, { authorization: `Bearer ${await issueToken(bob, { audience: 'qflow', ttlMs: 60_000 })}`, 'content-type': 'application/json' }, 403, 'FORBIDDEN')
+    expect(bobs.body.error.details).toMatchObject({ stage: 'qonsent', code: 'CONSENT_DENIED' })
     const foreign = await issueToken(api.node.parts.admin, { audience: 'elsewhere', ttlMs: 60_000 })
     await refused('/webhooks/tokens/squid', body, { authorization: `Bearer ${foreign}`, 'content-type': 'application/json' }, 401, 'UNAUTHENTICATED')
   })

@@ -71,7 +71,7 @@ interface CompiledFlow {
 
 /** Who sent a webhook, as its trigger's scheme established it. */
 interface Sender {
-  /** Who the operation and the run act as. */
+  /** Who the operation and the run act as (vouched for by the node, which authenticated the source). */
   readonly actor: ActorRef
   /** The rate-limit source. */
   readonly source: string
@@ -225,7 +225,8 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
         const rawTimestamp = headerValue(request.headers, STANDARD_WEBHOOKS_HEADERS.timestamp)
         const validUntil = rawTimestamp === undefined ? now() + toleranceMs : assertFreshTimestamp(parseUnixSeconds(rawTimestamp, STANDARD_WEBHOOKS_HEADERS.timestamp), { toleranceMs, now })
         const id = headerValue(request.headers, STANDARD_WEBHOOKS_HEADERS.id)
-        return { actor: { did: caller.did, credentials: { token: caller.token } }, source: caller.did, ids: id === undefined ? [] : [{ key: `id:${id}`, expiresAt: validUntil }] }
+        // The API's authenticator verified the token (bearer tokens are reusable): the node vouches from here on.
+        return { actor: { did: caller.did, credentials: { vouchedBy: node.did } }, source: caller.did, ids: id === undefined ? [] : [{ key: `id:${id}`, expiresAt: validUntil }] }
       }
       default:
         throw new ApiError(500, WebhookErrorCode.MISCONFIGURED, `trigger ${trigger.id} has an unknown auth scheme`)
@@ -287,7 +288,7 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
         const problems = (trigger.validate.errors ?? []).map((e) => ({ pointer: e.instancePath === '' ? '/' : e.instancePath, keyword: e.keyword, message: e.message ?? e.keyword }))
         throw new ValidationFailedError(`the event does not match the eventSchema of trigger ${triggerId}`, { problems })
       }
-      const { pipeline, engine, node } = parts()
+      const { pipeline, engine } = parts()
       await pipeline.run({
         kind: WEBHOOK_OPERATION_KIND,
         actor: sender.actor,
@@ -305,7 +306,7 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
       })
       const primary = ids[0]
       const executionId = await engine.startExecution(flow.hash, event.input, {
-        actor: { did: sender.actor.did, credentials: { vouchedBy: node.did } },
+        actor: sender.actor,
         trigger: `webhook:${triggerId}`,
         ...(primary === undefined ? {} : { executionId: executionIdOf(flowId, triggerId, primary.key) })
       })
