@@ -223,6 +223,16 @@ describe('POST /webhooks/:flowId/:triggerId', () => {
     expect(answer.body.error.details).toMatchObject({ stage: 'qonsent', code: 'CONSENT_DENIED' })
   })
 
+  it('counts refusals by reason in /metrics', async () => {
+    const metrics = await api.request('GET', '/metrics')
+    expect(metrics.status).toBe(200)
+    const count = (reason: string) => Number(new RegExp(`qflow_webhook_refusals_total\\{reason="${reason}"\\} (\\d+)`).exec(String(metrics.body))?.[1] ?? 0)
+    expect(count('bad-signature')).toBeGreaterThanOrEqual(3)
+    expect(count('stale-timestamp')).toBe(2)
+    expect(count('WEBHOOK_REPLAYED')).toBeGreaterThanOrEqual(2)
+    expect(count('PAYLOAD_TOO_LARGE')).toBe(1)
+  })
+
   it('is listed in the OpenAPI document', async () => {
     const doc = await api.request('GET', '/api/v1/openapi.json', undefined, { authorization: `Bearer ${await api.adminToken()}` })
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/webhooks/{flowId}/{triggerId}', '/api/v1/secrets', '/api/v1/secrets/{name}']))
