@@ -89,6 +89,50 @@ describe('eventHub', () => {
     expect(hub.stats()).toMatchObject({ events: 2, serialisations: 2, delivered: 12, consumers: 6, subscriptions: 6 })
   })
 
+  it('encodes a message once for every sink that writes encoded frames, and corks each sink for the turn', async () => {
+    const encodings: Buffer[] = []
+    const encoding = eventHub()({
+      events: source,
+      encode: (message) => {
+        const encoded = Buffer.concat([Buffer.from('>'), message])
+        encodings.push(encoded)
+        return encoded
+      }
+    })
+    encoding.start()
+    const sinks = Array.from({ length: 3 }, () => {
+      const sink = new RecordingSink()
+      const calls: string[] = []
+      const written: Buffer[] = []
+      return Object.assign(sink, {
+        calls,
+        written,
+        cork: () => calls.push('cork'),
+        uncork: () => calls.push('uncork'),
+        write: (encoded: Buffer) => {
+          calls.push('write')
+          written.push(encoded)
+        }
+      })
+    })
+    for (const sink of sinks) await encoding.connect(sink, listSubscriber(['qflow:node'])).receive(subscribe('all'))
+    const first = source.started('e1', 'f')
+    const second = source.completed('e1', 'f')
+    for (const sink of sinks) expect(sink.calls).toEqual(['cork', 'write', 'write'])
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const sink of sinks) {
+      expect(sink.calls).toEqual(['cork', 'write', 'write', 'uncork'])
+      expect(sink.written).toEqual(encodings)
+      expect(sink.written[0]).toBe(sinks[0]?.written[0])
+    }
+    expect(encodings).toHaveLength(2)
+    expect(encodings.map((e) => JSON.parse(e.subarray(1).toString('utf8')))).toEqual([
+      { type: 'event', subscription: 'all', event: first },
+      { type: 'event', subscription: 'all', event: second }
+    ])
+    encoding.stop()
+  })
+
   it('does not serialise an event no subscription wants', async () => {
     await hub.connect(new RecordingSink(), listSubscriber(['qflow:flow:f1'])).receive(subscribe('f1', { flowId: 'f1' }))
     source.completed('e1', 'other')

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
-import { DEFAULT_CLOSE_GRACE_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_BYTES, WS_CLOSE_CODES } from './constants.js'
+import { DEFAULT_WS_CLOSE_GRACE_MS, DEFAULT_WS_HEARTBEAT_INTERVAL_MS, DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_MESSAGE_BYTES, WS_CLOSE_CODES } from './constants.js'
 import { WsConfigError } from './errors.js'
 import { type EventConsumer, type EventHub, type EventHubComponents, type EventHubInit, type EventHubStats, type EventSink, eventHub, type Subscriber } from './hub.js'
 
@@ -70,6 +70,29 @@ function positiveInteger(value: number | undefined, fallback: number, option: st
   return value
 }
 
+/**
+ * A final, unmasked WebSocket text frame (RFC 6455 section 5.2) around `payload`: what a server
+ * sends. An event's frame is made once and written to every socket it goes to.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const length = payload.length
+  const header = length < 126 ? 2 : length < 0x10000 ? 4 : 10
+  const frame = Buffer.allocUnsafe(header + length)
+  frame[0] = 0x81 // FIN, opcode 1 (text)
+  if (length < 126) {
+    frame[1] = length
+  } else if (length < 0x10000) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  payload.copy(frame, header)
+  return frame
+}
+
 function bytesOf(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data
@@ -87,14 +110,14 @@ class WebSocketGateway implements WsGateway {
   private counters = { overCapacity: 0, heartbeatDrops: 0, expired: 0 }
 
   constructor(init: WsGatewayInit, components: EventHubComponents) {
-    this.maxConnections = positiveInteger(init.maxConnections, DEFAULT_MAX_CONNECTIONS, 'maxConnections')
-    this.heartbeatIntervalMs = positiveInteger(init.heartbeatIntervalMs, DEFAULT_HEARTBEAT_INTERVAL_MS, 'heartbeatIntervalMs')
-    this.closeGraceMs = positiveInteger(init.closeGraceMs, DEFAULT_CLOSE_GRACE_MS, 'closeGraceMs')
-    const maxPayload = positiveInteger(init.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes')
+    this.maxConnections = positiveInteger(init.maxConnections, DEFAULT_WS_MAX_CONNECTIONS, 'maxConnections')
+    this.heartbeatIntervalMs = positiveInteger(init.heartbeatIntervalMs, DEFAULT_WS_HEARTBEAT_INTERVAL_MS, 'heartbeatIntervalMs')
+    this.closeGraceMs = positiveInteger(init.closeGraceMs, DEFAULT_WS_CLOSE_GRACE_MS, 'closeGraceMs')
+    const maxPayload = positiveInteger(init.maxMessageBytes, DEFAULT_WS_MAX_MESSAGE_BYTES, 'maxMessageBytes')
     const hubInit: EventHubInit = {}
     if (init.maxSubscriptions !== undefined) hubInit.maxSubscriptions = init.maxSubscriptions
     if (init.maxBufferedBytes !== undefined) hubInit.maxBufferedBytes = init.maxBufferedBytes
-    this.hub = eventHub(hubInit)(components)
+    this.hub = eventHub(hubInit)({ ...components, encode: textFrame })
     // No compression: one message buffer is shared by every subscriber and written as it is.
     this.wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false })
   }
@@ -132,10 +155,10 @@ class WebSocketGateway implements WsGateway {
   }
 
   accept(request: IncomingMessage, socket: Duplex, head: Buffer, subscriber: AuthenticatedSubscriber): void {
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, subscriber))
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, socket, subscriber))
   }
 
-  private serve(ws: WebSocket, subscriber: AuthenticatedSubscriber): void {
+  private serve(ws: WebSocket, socket: Duplex, subscriber: AuthenticatedSubscriber): void {
     let closedResolve!: () => void
     const closed = new Promise<void>((resolve) => {
       closedResolve = resolve
@@ -147,7 +170,16 @@ class WebSocketGateway implements WsGateway {
       send: (message) => {
         if (ws.readyState === WebSocket.OPEN) ws.send(message, { binary: false })
       },
-      close: (code, reason) => this.close(connection, code, reason)
+      close: (code, reason) => this.close(connection, code, reason),
+      // The events of one turn leave in one write (`ws` writes each message as it is sent).
+      cork: () => socket.cork(),
+      uncork: () => socket.uncork(),
+      // An event's frame, made once, goes straight to the socket. `ws` writes every frame it
+      // sends synchronously (no compression is negotiated), so the order on the wire is the
+      // order of the calls, and `bufferedAmount` counts these bytes too.
+      write: (frame) => {
+        if (ws.readyState === WebSocket.OPEN) socket.write(frame)
+      }
     }
     const connection: Connection = { ws, expiresAt: subscriber.expiresAt, alive: true, grace: undefined, closed, consumer: this.hub.connect(sink, subscriber) }
     this.open.add(connection)

@@ -1,6 +1,6 @@
 import { CONSENT_EXPIRED_EVENT, CONSENT_REVOKED_EVENT, type ConsentChange, changeAffects, type EmbeddedQonsent } from '@qflow/adapters-qonsent'
 import type { Engine, QflowEvent } from '@qflow/scheduler'
-import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_SUBSCRIPTIONS, NODE_RESOURCE, WS_CLOSE_CODES } from './constants.js'
+import { DEFAULT_WS_MAX_BUFFERED_BYTES, DEFAULT_WS_MAX_SUBSCRIPTIONS, WS_NODE_RESOURCE, WS_CLOSE_CODES } from './constants.js'
 import { type InvalidWsMessageError, WsConfigError } from './errors.js'
 import {
   type ErrorMessage,
@@ -34,6 +34,11 @@ export interface EventHubComponents {
    * subscriptions it concerns are authorized again and ended if no longer allowed. Optional.
    */
   consents?: Pick<EmbeddedQonsent, 'subscribe'>
+  /**
+   * Encodes a message for the wire (a WebSocket text frame), once for every sink that takes
+   * encoded messages ({@link EventSink.write}). Optional.
+   */
+  encode?: (message: Buffer) => Buffer
 }
 
 /** Who holds a consumer, and how their access is decided (once per subscription). */
@@ -52,6 +57,19 @@ export interface EventSink {
   send(message: Buffer): void
   /** Closes the connection with a WebSocket close code. */
   close(code: number, reason: string): void
+  /**
+   * Holds writes back until {@link EventSink.uncork} (optional): the hub corks a sink before the
+   * first event it sends it in a turn of the event loop and uncorks it at the end of the turn, so
+   * the events of one turn leave in one write.
+   */
+  cork?(): void
+  /** Writes out what was held back since {@link EventSink.cork}. */
+  uncork?(): void
+  /**
+   * Writes a message already encoded for the wire by the hub's `encode` (optional; used when both
+   * are there): the encoding is done once per message, not once per sink.
+   */
+  write?(encoded: Buffer): void
 }
 
 /** One connection's end of the hub. */
@@ -135,13 +153,15 @@ export function subscriptionResources(filter: SubscriptionFilter): string[] {
   const resources: string[] = []
   if (filter.executionId !== undefined) resources.push(`qflow:execution:${filter.executionId}`)
   if (filter.flowId !== undefined) resources.push(`qflow:flow:${filter.flowId}`)
-  if (resources.length === 0) resources.push(NODE_RESOURCE)
+  if (resources.length === 0) resources.push(WS_NODE_RESOURCE)
   return resources
 }
 
 class HubConsumer implements EventConsumer {
   readonly did: string
   closed = false
+  /** Whether the sink holds writes back until the end of this turn. */
+  corked = false
   readonly subs = new Map<string, Subscription>()
 
   constructor(
@@ -229,14 +249,34 @@ class HubConsumer implements EventConsumer {
   }
 
   /** Hands an event message to the sink, or drops the consumer when its sink holds too much. */
-  deliver(frame: Buffer): void {
+  deliver(outgoing: Outgoing): void {
+    const { encode } = this.hub
+    const write = encode === undefined ? undefined : this.sink.write
+    let frame = outgoing.message
+    if (encode !== undefined && write !== undefined) {
+      outgoing.encoded ??= encode(outgoing.message)
+      frame = outgoing.encoded
+    }
     const buffered = this.sink.bufferedAmount
     if (buffered > 0 && buffered + frame.length > this.hub.maxBufferedBytes) {
       this.lag(1)
       return
     }
-    this.sink.send(frame)
+    if (!this.corked && this.sink.cork !== undefined) {
+      this.sink.cork()
+      this.corked = true
+      this.hub.corkedUntilNextTurn(this)
+    }
+    if (write === undefined) this.sink.send(frame)
+    else write.call(this.sink, frame)
     this.hub.sent(frame.length, this.sink.bufferedAmount)
+  }
+
+  /** Writes out what was held back this turn. */
+  uncork(): void {
+    if (!this.corked) return
+    this.corked = false
+    this.sink.uncork?.()
   }
 
   private lag(dropped: number): void {
@@ -297,6 +337,7 @@ class HubConsumer implements EventConsumer {
 class SubscriptionHub implements EventHub {
   readonly maxSubscriptions: number
   readonly maxBufferedBytes: number
+  readonly encode: ((message: Buffer) => Buffer) | undefined
   private readonly consumers = new Set<HubConsumer>()
   /** Live subscriptions with neither a flow nor an execution. */
   private readonly unscoped = new Set<Subscription>()
@@ -305,6 +346,8 @@ class SubscriptionHub implements EventHub {
   /** Live subscriptions naming an execution, by execution. */
   private readonly byExecution = new Map<string, Set<Subscription>>()
   private live = 0
+  /** Consumers corked this turn of the event loop. */
+  private readonly corked: HubConsumer[] = []
   private offEvents: (() => void) | undefined
   private offConsents: (() => void) | undefined
   private stopped = false
@@ -314,8 +357,9 @@ class SubscriptionHub implements EventHub {
     init: EventHubInit,
     private readonly components: EventHubComponents
   ) {
-    this.maxSubscriptions = positiveInteger(init.maxSubscriptions, DEFAULT_MAX_SUBSCRIPTIONS, 'maxSubscriptions')
-    this.maxBufferedBytes = positiveInteger(init.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes')
+    this.maxSubscriptions = positiveInteger(init.maxSubscriptions, DEFAULT_WS_MAX_SUBSCRIPTIONS, 'maxSubscriptions')
+    this.maxBufferedBytes = positiveInteger(init.maxBufferedBytes, DEFAULT_WS_MAX_BUFFERED_BYTES, 'maxBufferedBytes')
+    this.encode = components.encode
   }
 
   start(): void {
@@ -397,6 +441,15 @@ class SubscriptionHub implements EventHub {
     this.counters.revoked++
   }
 
+  corkedUntilNextTurn(consumer: HubConsumer): void {
+    this.corked.push(consumer)
+    if (this.corked.length === 1) setImmediate(this.uncorkAll)
+  }
+
+  private readonly uncorkAll = (): void => {
+    for (const consumer of this.corked.splice(0)) consumer.uncork()
+  }
+
   // ---- fan-out ------------------------------------------------------------------------------
 
   private publish(event: QflowEvent): void {
@@ -421,10 +474,16 @@ class SubscriptionHub implements EventHub {
   }
 }
 
+/** One `event` message, and its wire encoding once a sink needed it. */
+interface Outgoing {
+  readonly message: Buffer
+  encoded: Buffer | undefined
+}
+
 /** One event on its way out: serialised at most once, one message buffer per subscription id. */
 class FanOut {
   private body: Buffer | undefined
-  private readonly frames = new Map<string, Buffer>()
+  private readonly frames = new Map<string, Outgoing>()
 
   constructor(
     private readonly event: QflowEvent,
@@ -443,16 +502,16 @@ class FanOut {
     }
   }
 
-  private frameFor(sub: Subscription): Buffer {
+  private frameFor(sub: Subscription): Outgoing {
     const cached = this.frames.get(sub.id)
     if (cached !== undefined) return cached
     if (this.body === undefined) {
       this.body = Buffer.from(JSON.stringify(this.event), 'utf8')
       this.counters.serialisations++
     }
-    const frame = eventFrame(sub.prefix, this.body)
-    this.frames.set(sub.id, frame)
-    return frame
+    const outgoing: Outgoing = { message: eventFrame(sub.prefix, this.body), encoded: undefined }
+    this.frames.set(sub.id, outgoing)
+    return outgoing
   }
 }
 
@@ -474,9 +533,10 @@ function deleteFrom(map: Map<string, Set<Subscription>>, key: string, sub: Subsc
 
 /**
  * The event hub, as a component factory: `eventHub(init)({ events, consents })`. Each event is
- * serialised once and the same message buffer goes to every subscription with the same id; a
- * consumer whose sink holds more than `maxBufferedBytes` is told it lags and closed with 1013,
- * so nothing piles up for it. Call `start()`.
+ * serialised once and the same message buffer (encoded once for the wire when `encode` is given)
+ * goes to every subscription with the same id; sinks that can are corked for the rest of the turn
+ * of the event loop, so a turn's events leave in one write. A consumer whose sink holds more than
+ * `maxBufferedBytes` is told it lags and closed with 1013, so nothing piles up for it. Call `start()`.
  *
  * @throws {@link WsConfigError} when an option is not a positive integer.
  */

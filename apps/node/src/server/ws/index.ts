@@ -213,7 +213,7 @@ export function wsRoutes(ctx: ApiContext, init: WsRoutesInit = {}): FastifyPlugi
   return wsEndpoint(ctx, init).plugin
 }
 
-export { DEFAULT_CLOSE_GRACE_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_SUBSCRIPTIONS, NODE_RESOURCE, WS_CLOSE_CODES, WS_PATH } from './constants.js'
+export { DEFAULT_WS_CLOSE_GRACE_MS, DEFAULT_WS_HEARTBEAT_INTERVAL_MS, DEFAULT_WS_MAX_BUFFERED_BYTES, DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_MAX_SUBSCRIPTIONS, WS_NODE_RESOURCE, WS_CLOSE_CODES, WS_PATH } from './constants.js'
 export { InvalidWsMessageError, WsConfigError } from './errors.js'
 export type { AuthenticatedSubscriber, WsGateway, WsGatewayInit, WsGatewayStats } from './gateway.js'
 export { wsGateway } from './gateway.js'
