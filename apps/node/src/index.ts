@@ -44,6 +44,19 @@ export {
 } from './node/constants.js'
 export { DataDirCorruptError, DataDirLockedError, NodeConfigError, NodeNotStartedError, NodePassphraseError } from './node/errors.js'
 export { ADMIN_GRANT_ID, createQflowNode, type OperationActor, type QflowNode, type QflowNodeParts } from './node/node.js'
+export { ALLOW_LIST_FILE, type NodeSandboxConfig, TEMPLATE_ISSUERS_ENV, TEMPLATES_DIR } from './node/sandbox-config.js'
+export {
+  type ApprovalResult,
+  approveTemplates,
+  checkTemplateFiles,
+  type NodeSandbox,
+  revokeTemplate,
+  type TemplateFileState,
+  type TemplateFiles,
+  type TemplatePaths,
+  TemplateUnavailableError,
+  templatePaths
+} from './node/sandbox.js'
 export {
   DEFAULT_MAX_SECRET_BYTES,
   DEFAULT_MAX_SECRETS,

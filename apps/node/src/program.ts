@@ -6,6 +6,7 @@ import { registerFlowStoreCommands } from './commands/flow-store.js'
 import { registerKeyCommands } from './commands/key.js'
 import { registerResumeCommand } from './commands/resume.js'
 import { registerRunCommand } from './commands/run.js'
+import { registerTemplateCommands } from './commands/template.js'
 import { DEBUG_ENV, ExitCode, type ExitCodeValue } from './constants.js'
 import type { CliIo } from './io.js'
 import { createOutput, type Output } from './output.js'
@@ -92,6 +93,7 @@ Examples:
   const flow = program.commands.find((c) => c.name() === 'flow')
   if (flow !== undefined) registerFlowStoreCommands(flow, context)
   registerKeyCommands(program, context)
+  registerTemplateCommands(program, context)
   return program
 }
 

@@ -23,7 +23,8 @@ export const EXPECTED_ERRORS: ReadonlySet<string> = new Set([
   'FlowNotFoundError',
   'LogIntegrityError',
   'InvalidInputError',
-  'PipelineHaltedError'
+  'PipelineHaltedError',
+  'InvalidAllowListError'
 ])
 
 /** Whether an error comes from bad input (by its `name`) rather than from a defect. */

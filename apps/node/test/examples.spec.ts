@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { EXAMPLES, qflow, REPO_ROOT, useTempDir } from './fixtures/cli.js'
 
 /** How many flows examples/flows holds; update it with the examples. */
-const EXAMPLE_COUNT = 11
+const EXAMPLE_COUNT = 13
 
 async function flowFiles(dir: string): Promise<string[]> {
   const found: string[] = []

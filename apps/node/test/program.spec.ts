@@ -60,7 +60,8 @@ describe('buildProgram', () => {
       ['resume', []],
       ['exec', ['list', 'status', 'logs', 'verify']],
       ['flow', ['validate', 'hash', 'sign', 'verify', 'diff', 'history', 'rollback']],
-      ['key', ['generate', 'did']]
+      ['key', ['generate', 'did']],
+      ['template', ['approve', 'revoke', 'list']]
     ])
   })
 })

@@ -12,7 +12,11 @@ const COMMANDS = [
   ['flow', 'diff'],
   ['key'],
   ['key', 'generate'],
-  ['key', 'did']
+  ['key', 'did'],
+  ['template'],
+  ['template', 'approve'],
+  ['template', 'revoke'],
+  ['template', 'list']
 ]
 
 describe('qflow usage and exit codes', () => {

@@ -83,6 +83,23 @@ export type CallOutcome =
   | { readonly timedOut: true; readonly aborted: false }
   | { readonly timedOut: false; readonly aborted: true }
 
+/**
+ * The node options a worker gets: the process's, minus those that would make its eval'd source
+ * (CommonJS) an ES module (`node --input-type=module -e …`, `--experimental-default-type=module`).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string
+    if (/^--(input-type|experimental-default-type)(=|$)/.test(arg)) {
+      if (!arg.includes('=')) i++
+      continue
+    }
+    out.push(arg)
+  }
+  return out
+}
+
 /** A worker thread running {@link WORKER_SOURCE}: started before it is given a template. */
 export class PooledWorker {
   readonly worker: Worker
@@ -102,6 +119,7 @@ export class PooledWorker {
     this.httpPort.unref()
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      execArgv: workerExecArgv(process.execArgv),
       workerData: { extismPath, httpPort: port2, httpFlag: this.httpFlag.buffer },
       transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Sandbox } from '../src/index.js'
+import { workerExecArgv } from '../src/pool.js'
 import { startSandbox, text } from './fixtures/templates.js'
 
 describe('pool', () => {
@@ -58,5 +59,12 @@ describe('pool', () => {
     const { box: other } = await startSandbox(['echo'])
     await other.stop()
     await expect(other.call('echo@1.0.0', 'echo', 'x')).rejects.toMatchObject({ name: 'SandboxUnavailableError' })
+  })
+
+  it('workers drop the node options that would load their CommonJS source as an ES module', () => {
+    expect(workerExecArgv(['--input-type=module', '--max-old-space-size=512', '--experimental-default-type', 'module', '--conditions=dev'])).toEqual([
+      '--max-old-space-size=512',
+      '--conditions=dev'
+    ])
   })
 })

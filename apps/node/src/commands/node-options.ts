@@ -4,6 +4,7 @@ import type { CliIo } from '../io.js'
 import type { QflowNodeConfig } from '../node/config.js'
 import { ALLOW_PRIVATE_NETWORKS_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR, PASSPHRASE_ENV } from '../node/constants.js'
 import type { QflowNode } from '../node/node.js'
+import { TEMPLATE_ISSUERS_ENV } from '../node/sandbox-config.js'
 
 /** The options every command that opens a node takes. */
 export interface NodeCommandOptions {
@@ -18,7 +19,7 @@ export function addNodeOptions(command: Command): Command {
     .addOption(new Option('--durability <mode>', 'state store durability: fsync (every transition on disk first) or batched (group commit)').choices(['fsync', 'batched']))
 }
 
-/** The node config of a command: its options, plus `QFLOW_PASSPHRASE` and `QFLOW_ALLOW_PRIVATE_NETWORKS`. */
+/** The node config of a command: its options, plus `QFLOW_PASSPHRASE`, `QFLOW_ALLOW_PRIVATE_NETWORKS` and `QFLOW_TEMPLATE_ISSUERS`. */
 export function nodeConfig(options: NodeCommandOptions, io: CliIo, extra: QflowNodeConfig = {}): QflowNodeConfig {
   const config: QflowNodeConfig = { dataDir: resolve(io.cwd, options.dataDir ?? io.env[DATA_DIR_ENV] ?? DEFAULT_DATA_DIR), ...extra }
   if (options.durability !== undefined) config.durability = options.durability
@@ -30,6 +31,10 @@ export function nodeConfig(options: NodeCommandOptions, io: CliIo, extra: QflowN
       .split(',')
       .map((n) => n.trim())
       .filter((n) => n !== '')
+  }
+  const issuers = io.env[TEMPLATE_ISSUERS_ENV]
+  if (issuers !== undefined && issuers.trim() !== '' && config.sandbox !== false) {
+    config.sandbox = { ...config.sandbox, trustedIssuers: issuers.split(',').map((d) => d.trim()).filter((d) => d !== '') }
   }
   return config
 }

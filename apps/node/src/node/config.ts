@@ -1,5 +1,6 @@
 import type { Action } from '@qflow/scheduler'
 import type { Durability } from '@qflow/state'
+import type { NodeSandboxConfig } from './sandbox-config.js'
 
 /**
  * Options of {@link createQflowNode}; every one optional, defaults in `constants.ts`. The node
@@ -37,8 +38,14 @@ export interface QflowNodeConfig {
   snapshotEvery?: number
   /** Subnet of executions whose flow names none. Default `default`. */
   subnet?: string
-  /** Actions registered besides `data.transform`, `log` and `http.request` (`delay` is built in). */
+  /** Actions registered besides `data.transform`, `log`, `http.request` and `wasm.run` (`delay` is built in). */
   actions?: readonly Action[]
+  /**
+   * WebAssembly templates for `wasm.run` (see {@link NodeSandboxConfig}): the allow-list signed
+   * by the admin identity in `<dataDir>/templates`, by default. `false` registers no `wasm.run`.
+   * Only a node that runs the engine (`recover` not false) starts the sandbox.
+   */
+  sandbox?: NodeSandboxConfig | false
   /** Told of failures that belong to no caller (a store failure while driving an execution). */
   onError?: (executionId: string, error: unknown) => void
 }

@@ -6,12 +6,14 @@ import { createEmbeddedQonsent, createGrant, type EmbeddedQonsent } from '@qflow
 import { type Identity, issueToken, offThreadSignatureCheck, offThreadSigner, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
 import { createDefaultPipeline, type Pipeline } from '@qflow/pipeline'
 import { createActionRegistry, dataTransformAction, type Engine, engine, httpRequestAction, logAction } from '@qflow/scheduler'
+import type { Sandbox } from '@qflow/sandbox'
 import { createStateStore, type StateStore } from '@qflow/state'
 import type { QflowNodeConfig } from './config.js'
 import { ADMIN_RESOURCE, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_DURABILITY, DEFAULT_SUBNET, OPERATION_TOKEN_TTL_MS } from './constants.js'
 import { ensureDataDir, lockDataDir, loadOrCreateSecrets } from './data-dir.js'
 import { NodeConfigError, NodeNotStartedError } from './errors.js'
 import { indexRecordsOf } from './index-source.js'
+import { openNodeSandbox } from './sandbox.js'
 import { nodeSecretStore, type SecretStore } from './secrets.js'
 
 /** Id of the grant that gives the admin identity every action on `qflow:**`. */
@@ -40,6 +42,8 @@ export interface QflowNodeParts {
   readonly qerberos: QerberosMonitor
   /** The sQuid verifier tokens are checked with. */
   readonly verifier: SquidVerifier
+  /** The WebAssembly sandbox of `wasm.run`, when the node runs executions (see `QflowNodeConfig.sandbox`). */
+  readonly sandbox?: Sandbox
   /** The universal pipeline (external events pass it before a flow starts). */
   readonly pipeline: Pipeline
   /** Named secrets (webhook signing secrets), sealed at rest with the node's Qlock keyring. */
@@ -175,7 +179,19 @@ class EmbeddedQflowNode implements QflowNode {
       trustedActors: [node.did]
     })
     const http = httpRequestAction(config.allowPrivateNetworks === undefined ? {} : { allowPrivateNetworks: config.allowPrivateNetworks })
-    const actions = createActionRegistry([dataTransformAction(), logAction(), http, ...(config.actions ?? [])])
+    // WebAssembly templates (`wasm.run`): only a node that runs executions starts workers for them.
+    const templates =
+      config.sandbox === false || config.recover === false
+        ? undefined
+        : await openNodeSandbox({
+            dataDir,
+            admin,
+            ...(config.sandbox === undefined ? {} : { config: config.sandbox }),
+            ...(config.allowPrivateNetworks === undefined ? {} : { allowPrivateNetworks: config.allowPrivateNetworks }),
+            onError: (template, err) => config.onError?.(template, err)
+          })
+    if (templates !== undefined) this.teardown.push(() => templates.sandbox.stop())
+    const actions = createActionRegistry([dataTransformAction(), logAction(), http, ...(templates === undefined ? [] : [templates.action as never]), ...(config.actions ?? [])])
     const qflow = engine({
       subnet,
       ...(config.defaultStepTimeoutMs === undefined ? {} : { defaultStepTimeoutMs: config.defaultStepTimeoutMs }),
@@ -184,6 +200,7 @@ class EmbeddedQflowNode implements QflowNode {
     })({ identity: node, log: store.log, flows: store.flows, pipeline, actions, qerberos: monitor, qindex: index })
 
     this.current = { node, admin, store, engine: qflow, qonsent: consent, qindex: index, qerberos: monitor, verifier, pipeline, secrets: secretStore }
+    if (templates !== undefined) this.current = { ...this.current, sandbox: templates.sandbox }
 
     // Containment decisions pause what they name; consent changes may lift CONSENT_EXPIRED pauses.
     this.unsubscribe.push(
