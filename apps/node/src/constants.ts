@@ -5,7 +5,15 @@ export const ExitCode = {
   /** The input was bad: an invalid flow, a bad signature, an unreadable file or key. */
   invalid: 1,
   /** The command line itself was wrong: unknown command or option, missing argument. */
-  usage: 2
+  usage: 2,
+  /** No node login: no token for the node, or the node refused the token (HTTP 401). */
+  unauthenticated: 3,
+  /** The node refused the action to this identity (HTTP 403). */
+  forbidden: 4,
+  /** The node has no such flow, version or execution (HTTP 404). */
+  notFound: 5,
+  /** The node could not be reached, or what answered is not a Qflow node. */
+  unreachable: 6
 } as const
 
 /** One of the {@link ExitCode} values. */

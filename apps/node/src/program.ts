@@ -4,6 +4,9 @@ import { registerFlowCommands } from './commands/flow.js'
 import { registerExecCommands } from './commands/exec.js'
 import { registerFlowStoreCommands } from './commands/flow-store.js'
 import { registerKeyCommands } from './commands/key.js'
+import { registerRemoteFlowCommands } from './commands/remote-flow.js'
+import { registerLoginCommands } from './commands/remote-login.js'
+import { remoteErrorReport } from './commands/remote-target.js'
 import { registerResumeCommand } from './commands/resume.js'
 import { registerRunCommand } from './commands/run.js'
 import { registerTemplateCommands } from './commands/template.js'
@@ -68,9 +71,15 @@ Exit codes:
   1  failure: an execution that failed, a broken log, a bad flow, a bad signature, an
      unreadable file or key, a data directory in use
   2  usage error: unknown command or option, missing argument
+  3  not logged in to a node, or the node refused the token (HTTP 401)
+  4  the node refused the action to this identity (HTTP 403)
+  5  the node has no such flow, version or execution (HTTP 404)
+  6  the node cannot be reached
 
 Examples:
   $ qflow run flow.yaml --input '{"name":"Ada"}'
+  $ qflow login --api http://127.0.0.1:7070 --token eyJ…
+  $ qflow exec start welcome --input '{"name":"Ada"}' --wait
   $ qflow exec list --status running
   $ qflow exec logs exec-1f0c…
   $ qflow resume
@@ -92,14 +101,16 @@ Examples:
   registerFlowCommands(program, context)
   const flow = program.commands.find((c) => c.name() === 'flow')
   if (flow !== undefined) registerFlowStoreCommands(flow, context)
+  if (flow !== undefined) registerRemoteFlowCommands(flow, context)
   registerKeyCommands(program, context)
   registerTemplateCommands(program, context)
+  registerLoginCommands(program, context)
   return program
 }
 
 /**
  * Runs the `qflow` command line with `argv` (the arguments after the executable, as in
- * `process.argv.slice(2)`) and resolves to its exit code: 0 ok, 1 invalid input, 2 usage error.
+ * `process.argv.slice(2)`) and resolves to its exit code: 0 ok, 1 invalid input, 2 usage error, 3-6 a node refused or could not be reached (see {@link ExitCode}).
  * Expected errors (bad flows, unreadable files) print one message on stderr; stack traces only
  * with `--verbose` or `QFLOW_DEBUG=1`. It never rejects.
  */
@@ -117,10 +128,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     const globals = program.opts<GlobalOptions>()
     const output = createOutput(io, globals.json === true)
     const debug = globals.verbose === true || io.env[DEBUG_ENV] === '1'
-    const expected = isExpectedError(err)
-    const report = describeError(err)
+    const remote = remoteErrorReport(err)
+    const expected = remote !== undefined || isExpectedError(err)
+    const report = remote ?? describeError(err)
     output.error(expected ? report.message : `internal error: ${report.message}`, report.details)
     if ((debug || !expected) && err instanceof Error && err.stack !== undefined) io.stderr(`${err.stack}\n`)
-    return ExitCode.invalid
+    return remote?.exitCode ?? ExitCode.invalid
   }
 }

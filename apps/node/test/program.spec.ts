@@ -52,16 +52,18 @@ describe('buildProgram', () => {
     expect(outcome.exitCode).toBe(ExitCode.invalid)
   })
 
-  it('has the run, resume, exec, flow and key commands with their subcommands', () => {
+  it('has the run, resume, exec, flow, key, login and logout commands with their subcommands', () => {
     const program = buildProgram(memoryIo(REPO_ROOT))
     const names = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())])
     expect(names).toEqual([
       ['run', []],
       ['resume', []],
-      ['exec', ['list', 'status', 'logs', 'verify']],
-      ['flow', ['validate', 'hash', 'sign', 'verify', 'diff', 'history', 'rollback']],
+      ['exec', ['list', 'status', 'logs', 'verify', 'start', 'trigger', 'pause', 'resume', 'abort']],
+      ['flow', ['validate', 'hash', 'sign', 'verify', 'diff', 'history', 'rollback', 'create', 'list', 'show', 'archive']],
       ['key', ['generate', 'did']],
-      ['template', ['approve', 'revoke', 'list']]
+      ['template', ['approve', 'revoke', 'list']],
+      ['login', []],
+      ['logout', []]
     ])
   })
 })

@@ -5,9 +5,18 @@ import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { formatDuration, summarize } from './execution-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
+import { parseCount, registerRemoteExecCommands, remoteExecList, remoteExecLogs, remoteExecStatus, requireNodeFor } from './remote-exec.js'
+import { addApiOption, clientFor, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, resolveTarget } from './remote-target.js'
 
-interface ListOptions extends NodeCommandOptions {
+interface ListOptions extends NodeCommandOptions, RemoteCommandOptions {
   status?: 'running' | 'paused' | 'completed' | 'failed' | 'aborted'
+  flow?: string
+  limit?: number
+}
+
+interface LogsOptions extends NodeCommandOptions, RemoteCommandOptions {
+  follow?: boolean
+  after?: number
 }
 
 /** A log entry as `exec logs --json` prints it. */
@@ -30,18 +39,26 @@ function iso(ts: number): string {
   return new Date(ts).toISOString()
 }
 
-/** Adds `qflow exec …`: list, inspect, read and verify executions in the data directory. */
+/**
+ * Adds `qflow exec …`: list, inspect and read executions (on a node when one is configured, else
+ * in the data directory), verify them in the data directory, and start, trigger, pause, resume
+ * and abort them on a node.
+ */
 export function registerExecCommands(program: Command, context: CommandContext): void {
   const exec = program
     .command('exec')
-    .description('list, inspect, read and verify the executions kept in the data directory')
+    .description('start, trigger, pause, resume, abort, list, inspect and read executions on a node; list, inspect, read and verify them in a data directory')
     .addHelpText(
       'after',
       `
-These commands read the data directory without running anything; they need it to themselves
-(stop a "qflow run" or "qflow resume" on the same directory first).
+list, status and logs talk to a node when one is configured (--api, $QFLOW_API or "qflow
+login"; an explicit --data-dir keeps them local); start, trigger, pause, resume and abort need
+one. Without a node, list, status, logs and verify read the data directory without running
+anything; they need it to themselves (stop a "qflow run" or "qflow resume" on it first).
 
 Examples:
+  $ qflow exec start welcome --input '{"name":"Ada"}' --wait
+  $ qflow exec logs --follow exec-1f0c…
   $ qflow exec list --status failed
   $ qflow exec status exec-1f0c…
   $ qflow --json exec logs exec-1f0c… | jq '.entries[] | select(.kind == "step-completed")'
@@ -50,14 +67,20 @@ Examples:
 
   const readOnly = (options: NodeCommandOptions) => nodeConfig(options, context.io, { recover: false })
 
-  addNodeOptions(
-    exec
-      .command('list')
-      .description('list executions: id, status, flow, start and last change')
-      .addOption(new Option('-s, --status <status>', 'only executions with this status').choices(['running', 'paused', 'completed', 'failed', 'aborted']))
+  addApiOption(
+    addNodeOptions(
+      exec
+        .command('list')
+        .description('list executions: id, status, flow, start and last change')
+        .addOption(new Option('-s, --status <status>', 'only executions with this status').choices(['running', 'paused', 'completed', 'failed', 'aborted']))
+        .option('-f, --flow <id>', 'only executions of this flow (on a node)')
+        .option('-n, --limit <n>', 'list at most this many (on a node)', parseCount(1))
+    )
   )
-    .addHelpText('after', `${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec list\n  $ qflow exec list --status paused\n  $ qflow --json exec list | jq -r '.[].executionId'`)
+    .addHelpText('after', `${NODE_ENV_HELP}\n${REMOTE_ENV_HELP}\n${REMOTE_EXIT_HELP}\n\nExamples:\n  $ qflow exec list\n  $ qflow exec list --status paused\n  $ qflow exec list --flow welcome --api http://127.0.0.1:7070\n  $ qflow --json exec list | jq -r '.[].executionId'`)
     .action(async (options: ListOptions, command: Command) => {
+      const target = await resolveTarget(options, context.io)
+      if (target !== undefined) return remoteExecList(context, command, clientFor(target), options)
       const output = context.output(command)
       await withNode(readOnly(options), async (node) => {
         const { store } = node.parts
@@ -99,9 +122,11 @@ Examples:
       })
     })
 
-  addNodeOptions(exec.command('status').description('show an execution: status, flow, and every step with its status, attempt and duration').argument('<id>', 'execution id'))
-    .addHelpText('after', `${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec status exec-1f0c…\n  $ qflow --json exec status exec-1f0c… | jq .steps`)
-    .action(async (id: string, options: NodeCommandOptions, command: Command) => {
+  addApiOption(addNodeOptions(exec.command('status').description('show an execution: status, flow, and every step with its status, attempt and duration').argument('<id>', 'execution id')))
+    .addHelpText('after', `${NODE_ENV_HELP}\n${REMOTE_ENV_HELP}\n${REMOTE_EXIT_HELP}\n\nExamples:\n  $ qflow exec status exec-1f0c…\n  $ qflow --json exec status exec-1f0c… | jq .steps`)
+    .action(async (id: string, options: NodeCommandOptions & RemoteCommandOptions, command: Command) => {
+      const target = await resolveTarget(options, context.io)
+      if (target !== undefined) return remoteExecStatus(context, command, clientFor(target), id)
       const output = context.output(command)
       await withNode(readOnly(options), async (node) => {
         const state = await node.parts.engine.state(id)
@@ -148,9 +173,24 @@ Examples:
       })
     })
 
-  addNodeOptions(exec.command('logs').description("print an execution's log entries: seq, time, kind, step, attempt and a payload summary").argument('<id>', 'execution id'))
-    .addHelpText('after', `\nWith --json every entry is printed in full (cid, prev, actor, decrypted payload).\n${NODE_ENV_HELP}\n\nExamples:\n  $ qflow exec logs exec-1f0c…\n  $ qflow --json exec logs exec-1f0c… | jq '.entries | length'`)
-    .action(async (id: string, options: NodeCommandOptions, command: Command) => {
+  addApiOption(
+    addNodeOptions(
+      exec
+        .command('logs')
+        .description("print an execution's log entries: seq, time, kind, step, attempt and a payload summary")
+        .argument('<id>', 'execution id')
+        .option('-f, --follow', 'keep printing entries as they are written, until the execution ends (on a node)')
+        .option('--after <seq>', 'only entries after this sequence number (on a node)', parseCount(-1))
+    )
+  )
+    .addHelpText(
+      'after',
+      `\nWith --json every entry is printed in full (cid, actor, decrypted payload; prev too from a data\ndirectory). With --follow the entries stream over the node's event WebSocket, one row (one JSON\nline with --json) each, and the command ends when the execution does: exit 0 when it completed,\n1 when it failed or was aborted.\n${NODE_ENV_HELP}\n${REMOTE_ENV_HELP}\n${REMOTE_EXIT_HELP}\n\nExamples:\n  $ qflow exec logs exec-1f0c…\n  $ qflow exec logs --follow exec-1f0c…\n  $ qflow --json exec logs exec-1f0c… | jq '.entries | length'\n  $ qflow --json exec logs --follow exec-1f0c… | jq -c 'select(.kind == "step-completed")'`
+    )
+    .action(async (id: string, options: LogsOptions, command: Command) => {
+      const target = await resolveTarget(options, context.io)
+      if (target !== undefined) return remoteExecLogs(context, command, clientFor(target), id, options)
+      if (options.follow === true) requireNodeFor('--follow')
       const output = context.output(command)
       await withNode(readOnly(options), async (node) => {
         const entries: LogEntry[] = []
@@ -189,4 +229,6 @@ Examples:
         context.outcome.exitCode = ExitCode.invalid
       })
     })
+
+  registerRemoteExecCommands(exec, context)
 }
