@@ -200,6 +200,8 @@ export function wsEndpoint(ctx: ApiContext, init: WsRoutesInit = {}): WsEndpoint
         if (pending.socket.destroyed) return reply.hijack()
         upgrades.delete(request.raw)
         reply.hijack()
+        // The socket is the WebSocket's from here: the response routing wrapped it in lets go.
+        reply.raw.detachSocket(pending.socket as Socket)
         gateway.accept(request.raw, pending.socket, pending.head, subscriberOf(ctx, caller))
         return reply
       }
