@@ -4,6 +4,7 @@ import { registerFlowCommands } from './commands/flow.js'
 import { registerExecCommands } from './commands/exec.js'
 import { registerFlowStoreCommands } from './commands/flow-store.js'
 import { registerKeyCommands } from './commands/key.js'
+import { registerNodeCommands } from './commands/node.js'
 import { registerRemoteFlowCommands } from './commands/remote-flow.js'
 import { registerLoginCommands } from './commands/remote-login.js'
 import { remoteErrorReport } from './commands/remote-target.js'
@@ -103,6 +104,7 @@ Examples:
   if (flow !== undefined) registerFlowStoreCommands(flow, context)
   if (flow !== undefined) registerRemoteFlowCommands(flow, context)
   registerKeyCommands(program, context)
+  registerNodeCommands(program, context)
   registerTemplateCommands(program, context)
   registerLoginCommands(program, context)
   return program
