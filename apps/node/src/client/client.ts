@@ -260,7 +260,16 @@ class HttpQflowClient implements QflowClient {
       text = await response.text()
     } catch (err) {
       const reason = unreachableReason(err)
-      const why = reason === 'timeout' ? `no answer within ${options.timeoutMs ?? this.timeoutMs} ms` : reason === 'refused' ? 'connection refused' : reason === 'not-found' ? 'unknown host' : reason
+      const cause = (err as { cause?: { message?: unknown } }).cause?.message
+      const detail = typeof cause === 'string' && cause !== '' ? cause : (err as Error).message
+      const why =
+        reason === 'timeout'
+          ? `no answer within ${options.timeoutMs ?? this.timeoutMs} ms`
+          : reason === 'refused'
+            ? 'connection refused'
+            : reason === 'not-found'
+              ? 'unknown host'
+              : `${reason} (${detail})`
       throw new NodeUnreachableError(where, reason, `Cannot reach the node at ${this.api}: ${why}`, { cause: err })
     }
     let parsed: unknown = text
