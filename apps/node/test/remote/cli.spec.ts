@@ -274,6 +274,7 @@ describe('qflow exec … on a node', () => {
     const row = list.find((r) => r.executionId === id)
     expect(row).toMatchObject({ flowId: 'hello', status: 'completed', entries: logs.entries.length })
     expect(list.every((r) => r.flowId === 'hello' && r.status === 'completed')).toBe(true)
+    expect(json<unknown[]>(await qflowAt(remote, ['--json', 'exec', 'list', '--limit', '1']))).toHaveLength(1)
     const table = await qflowAt(remote, ['exec', 'list', '--flow', 'hello'])
     expect(table.stdout).toMatch(/^EXECUTION\s+STATUS\s+FLOW\s+ENTRIES\s+STARTED\s+UPDATED\n/)
   })
@@ -312,6 +313,16 @@ describe('qflow exec … on a node', () => {
     expect(follow.stderr()).toBe(`${executionId} completed\n`)
     const none = await qflowAt(remote, ['exec', 'trigger', 'q.test.approved.v1', '--payload', '{"ticket":"T-42"}'])
     expect(none.stdout).toBe('q.test.approved.v1: delivered to 0 waiting steps\n')
+  })
+
+  it('exec start --wait --timeout stops waiting (exit 1) and leaves the execution running', async () => {
+    await client.flows.create(delayedYaml('slow', 600_000))
+    const result = await qflowAt(remote, ['--json', 'exec', 'start', 'slow', '--wait', '--timeout', '1', '--execution-id', 'exec-cli-timeout'])
+    expect(result.code).toBe(ExitCode.invalid)
+    expect(json(result)).toMatchObject({ executionId: 'exec-cli-timeout', flowId: 'slow', status: 'running' })
+    expect(JSON.parse(result.stderr)).toMatchObject({ error: { executionId: 'exec-cli-timeout', status: 'running' } })
+    expect((await client.executions.get('exec-cli-timeout')).status).toBe('running')
+    await client.executions.abort('exec-cli-timeout')
   })
 
   it('pauses, resumes and aborts; resuming an aborted execution exits 1 and following it exits 1', async () => {

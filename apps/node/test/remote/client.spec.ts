@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createQflowClient, normalizeApiUrl, type QflowClient } from '../../src/client/client.js'
 import { apiErrorClass, EventStreamError, type QflowApiError } from '../../src/client/errors.js'
@@ -193,6 +195,22 @@ describe('createQflowClient against a listening node', () => {
     const doc = await client.openapi()
     expect(doc.openapi).toMatch(/^3\.1/)
     expect(Object.keys(doc.paths as object)).toContain('/api/v1/flows/{id}/start')
+  })
+})
+
+describe('@qflow/node/client', () => {
+  it('resolves to the built client alone', async () => {
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const script = "const m = await import('@qflow/node/client'); console.log(typeof m.createQflowClient, m.createQflowClient({ api: 'http://127.0.0.1:7070/api/v1' }).api, 'createQflowNode' in m)"
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] })
+      let stdout = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk
+      })
+      child.on('error', reject)
+      child.on('close', (code) => resolve({ code, stdout }))
+    })
+    expect(result).toEqual({ code: 0, stdout: 'function http://127.0.0.1:7070 false\n' })
   })
 })
 
