@@ -19,6 +19,8 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 /** Printable ASCII without `"` and `\`: strings JSON.stringify and dag-json write the same way, unescaped. */
 const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+/** ASCII: strings whose code-unit order is their byte order. */
+const ASCII = /^[\x00-\x7f]*$/
 
 function sha256(bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest()
@@ -33,16 +35,20 @@ function base64NoPad(bytes: Uint8Array): string {
 
 /**
  * Writes `value` as dag-json text when it only holds what the fast path knows to write exactly as
- * `@ipld/dag-json` does (plain ASCII strings and keys, safe integers, booleans, null, arrays,
- * plain objects, bytes and CIDs); returns `undefined` otherwise. dag-json's own encoder costs
+ * `@ipld/dag-json` does (any string, ASCII keys, safe integers, finite non-integers, booleans,
+ * null, arrays, plain objects, bytes and CIDs); returns `undefined` otherwise (-0, integers past
+ * 2^53, non-ASCII keys, other objects). dag-json's own encoder costs
  * ~0.1 ms for a 2 KB log entry here, this ~10 µs; the bytes are identical (tested).
  */
 function fastJson(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
-      return PLAIN_STRING.test(value) ? `"${value}"` : undefined
+      // dag-json (cborg) writes strings exactly as JSON.stringify does.
+      return PLAIN_STRING.test(value) ? `"${value}"` : JSON.stringify(value)
     case 'number':
-      return Number.isSafeInteger(value) && !Object.is(value, -0) ? String(value) : undefined
+      if (Number.isSafeInteger(value)) return Object.is(value, -0) ? undefined : String(value)
+      // A finite non-integer: String() always has a '.' or an exponent, as dag-json writes floats.
+      return Number.isFinite(value) && !Number.isInteger(value) ? String(value) : undefined
     case 'boolean':
       return value ? 'true' : 'false'
     case 'object': {
@@ -81,10 +87,12 @@ function fastMembers(record: Record<string, unknown>, keys: readonly string[], f
     const key = keys[i] as string
     const member = record[key]
     if (member === undefined) continue
-    if (!PLAIN_STRING.test(key)) return undefined
+    // ASCII keys only: sort() orders them as dag-json does (by bytes); others take the slow path.
+    const name = PLAIN_STRING.test(key) ? `"${key}"` : ASCII.test(key) ? JSON.stringify(key) : undefined
+    if (name === undefined) return undefined
     const part = fastJson(member)
     if (part === undefined) return undefined
-    out += first ? `"${key}":${part}` : `,"${key}":${part}`
+    out += first ? `${name}:${part}` : `,${name}:${part}`
     first = false
   }
   return stopAt === undefined ? `${out}}` : out
@@ -134,7 +142,7 @@ export function signableBlock(unsigned: Readonly<Record<string, unknown>>): Sign
   const hasTail = tail.length > 2
   const text = hasHead && hasTail ? `${head},${tail.slice(1)}` : hasHead ? `${head}}` : tail
   const bytes = Buffer.from(text)
-  // The member goes between the byte-wise halves of the unsigned text (all of it ASCII up to there).
+  // The member goes between the byte-wise halves of the unsigned text.
   const cut = Buffer.byteLength(head)
   return {
     bytes,

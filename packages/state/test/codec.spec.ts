@@ -20,7 +20,10 @@ const ipld = fc.letrec((tie) => ({
     fc.uint8Array({ maxLength: 64 }),
     fc.constant(cid),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.string().filter((k) => k !== '/'), tie('value'), { maxKeys: 4 })
+    fc.dictionary(fc.string().filter((k) => k !== '/'), tie('value'), { maxKeys: 4 }),
+    fc.dictionary(fc.string({ unit: 'binary' }).filter((k) => k !== '/'), tie('value'), { maxKeys: 4 }),
+    fc.string({ unit: 'binary' }),
+    fc.constantFrom('say "hi"\\n', 'tab\there', '\u0000\u001f', 'é ü 漢字 😀', '\ud800 lone', 0.1, -2.5e-7, 1.5e300, 123.456)
   )
 })).value
 
