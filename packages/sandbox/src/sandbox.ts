@@ -204,7 +204,9 @@ class WasmSandbox implements Sandbox {
   private readonly byName = new Map<string, string>()
   private readonly listeners = new Set<(metrics: CallMetrics) => void>()
   private readonly ceiling: SandboxLimits
-  private readonly ajv = new Ajv2020({ allErrors: false, strict: false, logger: false })
+  // Made on the first schema compiled: building one costs milliseconds a sandbox with no template
+  // (or none with schemas) should not pay.
+  private ajvInstance: Ajv2020 | undefined
   private readonly http: TemplateHttp
   private running = false
   private spares: SpareWorkers | undefined
@@ -301,7 +303,8 @@ class WasmSandbox implements Sandbox {
   private compileSchema(schema: Record<string, unknown> | undefined, pointer: string): ValidateFunction | undefined {
     if (schema === undefined) return undefined
     try {
-      return this.ajv.compile(schema)
+      this.ajvInstance ??= new Ajv2020({ allErrors: false, strict: false, logger: false })
+      return this.ajvInstance.compile(schema)
     } catch (err) {
       throw new InvalidManifestError(pointer, `not a valid JSON Schema: ${(err as Error).message}`)
     }

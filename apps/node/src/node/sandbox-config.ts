@@ -15,7 +15,7 @@ export const TEMPLATE_ISSUERS_ENV = 'QFLOW_TEMPLATE_ISSUERS'
  * The node accepts an allow-list signed by its own **admin identity** (what `qflow template
  * approve` signs with) or by one of `trustedIssuers` (a DAO's did:key, for a list the DAO
  * publishes). It installs each approved template from the templates directory
- * (`<cid>.wasm` + `<cid>.manifest.json`) when it starts.
+ * (`<cid>.wasm` + `<cid>.manifest.json`) on the first step that names it (or at start, `preload`).
  */
 export interface NodeSandboxConfig {
   /** The templates directory (modules and manifests by CID). Default `<dataDir>/templates`. */
@@ -28,6 +28,13 @@ export interface NodeSandboxConfig {
   limits?: Partial<SandboxLimits>
   /** Warm instances (worker threads) per template. Default 2. */
   poolSize?: number
+  /**
+   * Install every approved template when the node starts (hash checks, compilation, one spare
+   * worker started) instead of on the first step that names it. Default false: starting a node
+   * costs nothing for the templates its flows do not use (a `qflow run` of a flow without
+   * `wasm.run` steps pays only for reading the allow-list).
+   */
+  preload?: boolean
   /**
    * Templates' outbound HTTP. `allowPrivateNetworks` defaults to the node's own
    * `allowPrivateNetworks` (the same guard `http.request` steps get).

@@ -243,9 +243,12 @@ export async function checkTemplateFiles(paths: TemplatePaths, entry: ApprovedTe
 export interface NodeSandbox {
   /** The running sandbox. */
   readonly sandbox: Sandbox
-  /** `wasm.run`: a step naming an approved template that could not be installed fails with that template's error. */
+  /**
+   * `wasm.run`: installs an approved template on the first step that names it, then runs it; a
+   * step naming an approved template that cannot be installed fails with that template's error.
+   */
   readonly action: Action<WasmRunParams, unknown>
-  /** Errors of the approved templates that could not be installed, by CID and by `name@version`. */
+  /** Errors of the approved templates that could not be installed (so far), by CID. */
   readonly unavailable: ReadonlyMap<string, Error>
 }
 
@@ -265,8 +268,9 @@ export interface NodeSandboxInit {
 
 /**
  * Starts a node's sandbox: reads and verifies the allow-list (none: nothing is approved; one that
- * does not verify: {@link InvalidAllowListError}, the node does not start), then installs each
- * approved template from the templates directory. Workers start on a template's first call.
+ * does not verify: {@link InvalidAllowListError}, the node does not start). Each approved
+ * template is installed from the templates directory (hash checked, imports checked, compiled) on
+ * the first step that names it, or at once with `preload`; its workers start on its first call.
  */
 export async function openNodeSandbox(init: NodeSandboxInit): Promise<NodeSandbox> {
   const config = init.config ?? {}
@@ -279,32 +283,42 @@ export async function openNodeSandbox(init: NodeSandboxInit): Promise<NodeSandbo
   const box = sandbox({
     trustedIssuers: trusted,
     warmInstances: 0,
-    spareWorkers: approved.length > 0 ? 1 : 0,
+    spareWorkers: config.preload === true && approved.length > 0 ? 1 : 0,
     ...(config.limits === undefined ? {} : { limits: config.limits }),
     ...(config.poolSize === undefined ? {} : { poolSize: config.poolSize }),
     http: { ...config.http, ...(allowPrivateNetworks === undefined ? {} : { allowPrivateNetworks }) }
   })({ allowList: signed })
   await box.start()
+
+  const byRef = new Map<string, ApprovedTemplate>()
+  for (const entry of approved) byRef.set(entry.cid, entry).set(`${entry.name}@${entry.version}`, entry)
   const unavailable = new Map<string, Error>()
-  try {
-    for (const entry of approved) {
-      const error = await installApproved(box, paths, entry)
-      if (error === undefined) continue
-      unavailable.set(entry.cid, error)
-      unavailable.set(`${entry.name}@${entry.version}`, error)
-      init.onError?.(entry.cid, error)
+  const installs = new Map<string, Promise<void>>()
+  /** Installs the approved template `ref` names, once (concurrent steps share the install). */
+  const ensure = (ref: unknown): Promise<void> => {
+    const entry = typeof ref === 'string' ? byRef.get(ref) : undefined
+    if (entry === undefined) return Promise.resolve() // not approved: the sandbox refuses it by name
+    let install = installs.get(entry.cid)
+    if (install === undefined) {
+      install = installApproved(box, paths, entry).then((error) => {
+        if (error === undefined) return
+        unavailable.set(entry.cid, error)
+        init.onError?.(entry.cid, error)
+        throw error
+      })
+      install.catch(() => {}) // awaited by the steps that need it; reported through onError
+      installs.set(entry.cid, install)
     }
-  } catch (err) {
-    await box.stop()
-    throw err
+    return install
   }
+  // A template that cannot be installed is reported through onError and fails only its steps.
+  if (config.preload === true) for (const entry of approved) await ensure(entry.cid).catch(() => {})
   const run = wasmRunAction(box)
   const action: Action<WasmRunParams, unknown> = {
     name: run.name,
     sideEffects: run.sideEffects,
-    execute(params: WasmRunParams, context: ActionContext): Promise<unknown> {
-      const error = typeof params?.module === 'string' ? unavailable.get(params.module) : undefined
-      if (error !== undefined) return Promise.reject(error)
+    async execute(params: WasmRunParams, context: ActionContext): Promise<unknown> {
+      await ensure(params?.module)
       return run.execute(params, context)
     }
   }

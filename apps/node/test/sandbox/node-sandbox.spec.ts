@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createIdentity } from '@qflow/adapters-squid'
 import { exampleTemplatesDir } from '@qflow/sandbox'
@@ -57,14 +57,14 @@ describe('the node sandbox (wasm.run on createQflowNode)', () => {
     await node.stop()
   }
 
-  it('runs wasm.run steps with the approved templates, and stops their workers with the node', async () => {
+  it('runs wasm.run steps with the approved templates, installed on first use, and stops their workers with the node', async () => {
     const bare = await open()
     expect(bare.parts.sandbox?.templates()).toEqual([])
     await bare.stop()
-    await approve(['csv', 'sha256'])
+    await approve(['csv', 'sha256', 'echo'])
     const node = await open()
     const box = node.parts.sandbox
-    expect(box?.templates().map((t) => t.manifest.name).sort()).toEqual(['csv', 'sha256'])
+    expect(box?.templates()).toEqual([])
     const { engine } = node.parts
     await engine.createFlow(csvFlow as never, await node.asAdmin())
     const text = 'sku;qty\nA-1;2\n'
@@ -74,6 +74,8 @@ describe('the node sandbox (wasm.run on createQflowNode)', () => {
     expect(state.steps.parse?.output).toEqual([{ sku: 'A-1', qty: '2' }])
     expect(state.steps.digest?.output).toBe((await import('node:crypto')).createHash('sha256').update(text).digest('hex'))
     expect(box?.metrics().outcomes.ok).toBe(2)
+    // Only the templates a step named were installed.
+    expect(box?.templates().map((t) => t.manifest.name).sort()).toEqual(['csv', 'sha256'])
     await node.stop()
     expect(box?.templates()).toEqual([])
     expect((await errorOf(box?.call('csv@1.0.0', 'parse', 'a\n1') ?? Promise.resolve())).name).toBe('SandboxUnavailableError')
@@ -102,23 +104,45 @@ describe('the node sandbox (wasm.run on createQflowNode)', () => {
     expect(err).toMatchObject({ name: 'InvalidAllowListError', pointer: '/list/issuer' })
     expect(refused.started).toBe(false)
     // The refused start released the data directory: a node trusting the DAO opens it.
-    const node = await open({ sandbox: { trustedIssuers: [dao.did] } })
-    expect(node.parts.sandbox?.templates()).toHaveLength(2)
+    const node = await open({ sandbox: { trustedIssuers: [dao.did], preload: true } })
+    expect(node.parts.sandbox?.templates().map((t) => t.manifest.name).sort()).toEqual(['csv', 'sha256'])
   })
 
-  it('an approved template whose files are gone fails its steps with TemplateUnavailableError, reported through onError', async () => {
+  it('an approved template whose files are gone fails its steps with TemplateUnavailableError, reported once through onError', async () => {
     await approve(['csv', 'sha256'])
     const csv = await example('csv')
     await rm(templatePaths(dir()).module(csv.cid))
     const reported: [string, unknown][] = []
     const node = await open({ onError: (id, error) => reported.push([id, error]) })
+    expect(reported).toEqual([])
+    const { engine } = node.parts
+    await engine.createFlow(csvFlow as never, await node.asAdmin())
+    for (let i = 0; i < 2; i++) {
+      const failed = await engine.run('csv-in-process', { text: 'a;b\n1;2\n' }, await node.asAdmin())
+      expect(failed).toMatchObject({ status: 'failed', error: { name: 'TemplateUnavailableError', stepId: 'parse' } })
+    }
     expect(reported).toHaveLength(1)
     expect(reported[0]?.[0]).toBe(csv.cid)
     expect(reported[0]?.[1]).toMatchObject({ name: 'TemplateUnavailableError', template: 'csv@1.0.0' })
+    expect(node.parts.sandbox?.templates()).toEqual([])
+  })
+
+  it('with preload, every approved template is installed (or reported) when the node starts', async () => {
+    await approve(['csv', 'sha256', 'validate'])
+    const sha = await example('sha256')
+    const path = templatePaths(dir()).module(sha.cid)
+    const bytes = await readFile(path)
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1)
+    await writeFile(path, bytes)
+    const reported: [string, unknown][] = []
+    const node = await open({ sandbox: { preload: true }, onError: (id, error) => reported.push([id, error]) })
+    expect(node.parts.sandbox?.templates().map((t) => t.manifest.name).sort()).toEqual(['csv', 'validate'])
+    expect(reported).toHaveLength(1)
+    expect(reported[0]?.[1]).toMatchObject({ name: 'TemplateTamperedError', expected: sha.cid })
     const { engine } = node.parts
     await engine.createFlow(csvFlow as never, await node.asAdmin())
     const failed = await engine.run('csv-in-process', { text: 'a;b\n1;2\n' }, await node.asAdmin())
-    expect(failed).toMatchObject({ status: 'failed', error: { name: 'TemplateUnavailableError', stepId: 'parse' } })
-    expect(node.parts.sandbox?.templates().map((t) => t.manifest.name)).toEqual(['sha256'])
+    expect(failed).toMatchObject({ status: 'failed', error: { name: 'TemplateTamperedError', stepId: 'digest' } })
+    expect((await engine.state(failed.executionId)).steps.parse?.output).toEqual([{ a: '1', b: '2' }])
   })
 })
