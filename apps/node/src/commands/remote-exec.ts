@@ -204,9 +204,9 @@ export async function remoteExecLogs(context: CommandContext, command: Command, 
     for (;;) {
       await drain()
       if (TERMINAL_STATUSES.has(state.status)) break
+      // Any event of the execution means new entries; its state is re-read at its end, or on a poll tick.
       const event = await signals.next()
-      if (event !== undefined && event.type !== 'q.qflow.exec.completed.v1' && event.type !== 'q.qflow.exec.step.completed.v1') continue
-      state = await client.executions.get(id)
+      if (event === undefined || event.type === 'q.qflow.exec.completed.v1') state = await client.executions.get(id)
     }
     await drain()
     if (state.status !== 'completed') {
