@@ -446,15 +446,14 @@ class WasmSandbox implements Sandbox {
       this.record({ ...base, durationMs: performance.now() - started, fuelUsed: 0, peakMemoryPages: 0, outputBytes: 0, outcome: refused.name })
       throw refused
     }
+    // Outbound HTTP state exists only for templates allowed to reach a host.
     const allowedHosts = template.manifest.allowedHosts ?? []
-    const ended = new AbortController()
-    const http: CallHttp = {
-      requests: 0,
-      signal: ended.signal,
-      deadline: started + timeoutMs,
-      ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey })
-    }
-    const handler: HttpHandler | undefined = allowedHosts.length === 0 ? undefined : (request, body) => this.http.request(template.cid, allowedHosts, request, body, http)
+    const ended = allowedHosts.length === 0 ? undefined : new AbortController()
+    const http: CallHttp | undefined =
+      ended === undefined
+        ? undefined
+        : { requests: 0, signal: ended.signal, deadline: started + timeoutMs, ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }) }
+    const handler: HttpHandler | undefined = http === undefined ? undefined : (request, body) => this.http.request(template.cid, allowedHosts, request, body, http)
     let outcome: Awaited<ReturnType<TemplatePool['call']>>
     try {
       outcome = await template.pool.call(
@@ -464,7 +463,7 @@ class WasmSandbox implements Sandbox {
         handler
       )
     } finally {
-      ended.abort()
+      ended?.abort()
     }
     const durationMs = performance.now() - started
     if (outcome.aborted) {
@@ -480,7 +479,7 @@ class WasmSandbox implements Sandbox {
     const reply = outcome.reply
     const fuelUsed = (this.init.fuel ?? true) ? (reply.fuelUsed ?? 0) : 0
     if (!reply.ok) {
-      const error = (reply.kind === 'http' ? http.error : undefined) ?? this.errorOf(reply, template.cid, fn, limits, fuel)
+      const error = (reply.kind === 'http' ? http?.error : undefined) ?? this.errorOf(reply, template.cid, fn, limits, fuel)
       this.record({ ...base, durationMs, fuelUsed, peakMemoryPages: reply.pages ?? 0, outputBytes: 0, outcome: error.name })
       throw error
     }
