@@ -52,7 +52,7 @@ describe('buildProgram', () => {
     expect(outcome.exitCode).toBe(ExitCode.invalid)
   })
 
-  it('has the run, resume, exec, flow, key, login and logout commands with their subcommands', () => {
+  it('has the run, resume, exec, flow, key, node, template, login and logout commands with their subcommands', () => {
     const program = buildProgram(memoryIo(REPO_ROOT))
     const names = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())])
     expect(names).toEqual([
@@ -61,6 +61,7 @@ describe('buildProgram', () => {
       ['exec', ['list', 'status', 'logs', 'verify', 'start', 'trigger', 'pause', 'resume', 'abort']],
       ['flow', ['validate', 'hash', 'sign', 'verify', 'diff', 'history', 'rollback', 'create', 'list', 'show', 'archive']],
       ['key', ['generate', 'did']],
+      ['node', ['start', 'status', 'config']],
       ['template', ['approve', 'revoke', 'list']],
       ['login', []],
       ['logout', []]
