@@ -67,11 +67,23 @@ function fastJson(value: unknown): string | undefined {
       if (cid !== null) return `{"/":"${cid.toString()}"}`
       const proto = Object.getPrototypeOf(value)
       if (proto !== Object.prototype && proto !== null) return undefined
-      return fastMembers(value as Record<string, unknown>, Object.keys(value).sort(), 0, undefined)
+      return fastMembers(value as Record<string, unknown>, sortedKeys(value), 0, undefined)
     }
     default:
       return undefined
   }
+}
+
+/**
+ * An object's keys in code-unit order. Objects built with their keys in that order (the log's own
+ * entries and records are) skip the sort, which allocates a work array per call.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value)
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort()
+  }
+  return keys
 }
 
 /**
@@ -125,7 +137,7 @@ export interface SignableBlock {
  * encoded a second time. Falls back to two encodes for values the fast path does not write.
  */
 export function signableBlock(unsigned: Readonly<Record<string, unknown>>): SignableBlock {
-  const keys = Object.keys(unsigned).sort()
+  const keys = sortedKeys(unsigned)
   let at = 0
   while (at < keys.length && (keys[at] as string) < 'signature') at++
   // The halves before and after where `signature` sorts: the signed text splices it in between.

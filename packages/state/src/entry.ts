@@ -100,7 +100,19 @@ export function unsignedEntry(entry: LogEntryBlock): Omit<LogEntryBlock, 'signat
 
 /** The stored form of a head record. */
 export function headToRecord(head: ExecutionHead): Record<string, unknown> {
-  return { v: 1, ...head }
+  // Keys in sorted order, as they are encoded (the encoder then need not sort them).
+  return {
+    cid: head.cid,
+    executionId: head.executionId,
+    pinned: head.pinned,
+    seq: head.seq,
+    snapshot: head.snapshot === null ? null : { cid: head.snapshot.cid, seq: head.snapshot.seq },
+    startedAt: head.startedAt,
+    status: head.status,
+    subnet: head.subnet,
+    updatedAt: head.updatedAt,
+    v: 1
+  }
 }
 
 /** Reads a stored head record, or `undefined` when it is not one. */

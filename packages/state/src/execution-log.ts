@@ -313,18 +313,19 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     const ts = input.ts ?? this.ctx.now()
     const binding = entryBinding({ subnet, executionId, stepId: input.stepId })
     const payload = await this.ctx.qlock.encrypt(plaintext, binding)
-    const unsigned: Omit<LogEntryBlock, 'signature'> = {
-      v: LOG_ENTRY_VERSION,
-      seq,
-      prev: tip === undefined ? null : tip.cid,
-      executionId,
-      subnet,
-      kind: input.kind,
-      ...(input.stepId === undefined ? {} : { stepId: input.stepId }),
-      ...(input.attempt === undefined ? {} : { attempt: input.attempt }),
-      payload: { v: payload.v, alg: payload.alg, kid: payload.kid, nonce: payload.nonce, ciphertext: payload.ciphertext },
+    // Keys in sorted order, as they are encoded: the encoder then need not sort them.
+    const unsigned: Record<keyof Omit<LogEntryBlock, 'signature'>, unknown> = {
       actor: this.ctx.signer.did,
-      ts
+      attempt: input.attempt,
+      executionId,
+      kind: input.kind,
+      payload: { alg: payload.alg, ciphertext: payload.ciphertext, kid: payload.kid, nonce: payload.nonce, v: payload.v },
+      prev: tip === undefined ? null : tip.cid,
+      seq,
+      stepId: input.stepId,
+      subnet,
+      ts,
+      v: LOG_ENTRY_VERSION
     }
     const signable = signableBlock(unsigned)
     const block = signable.withSignature(await this.ctx.signer.sign(signable.bytes))
