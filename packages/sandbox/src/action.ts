@@ -23,7 +23,8 @@ export interface WasmRunParams {
 export function wasmRunAction(sandbox: Pick<Sandbox, 'run' | 'resolve'>): Action<WasmRunParams, unknown> {
   return {
     name: 'wasm.run',
-    sideEffects: false,
+    // A template granted hosts can make requests: its calls carry the step's idempotency key.
+    sideEffects: true,
     async execute(params: WasmRunParams, context: ActionContext): Promise<unknown> {
       if (typeof params?.module !== 'string' || params.module.length === 0) {
         throw new InvalidActionParamsError('wasm.run', 'module', 'must be a template CID or name@version')
