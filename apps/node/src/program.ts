@@ -7,6 +7,7 @@ import { registerKeyCommands } from './commands/key.js'
 import { registerNodeCommands } from './commands/node.js'
 import { registerRemoteFlowCommands } from './commands/remote-flow.js'
 import { registerLoginCommands } from './commands/remote-login.js'
+import { registerSecretCommands } from './commands/remote-secret.js'
 import { remoteErrorReport } from './commands/remote-target.js'
 import { registerResumeCommand } from './commands/resume.js'
 import { registerRunCommand } from './commands/run.js'
@@ -107,6 +108,7 @@ Examples:
   registerNodeCommands(program, context)
   registerTemplateCommands(program, context)
   registerLoginCommands(program, context)
+  registerSecretCommands(program, context)
   return program
 }
 

@@ -52,7 +52,7 @@ describe('buildProgram', () => {
     expect(outcome.exitCode).toBe(ExitCode.invalid)
   })
 
-  it('has the run, resume, exec, flow, key, node, template, login and logout commands with their subcommands', () => {
+  it('has the run, resume, exec, flow, key, node, template, login, logout and secret commands with their subcommands', () => {
     const program = buildProgram(memoryIo(REPO_ROOT))
     const names = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())])
     expect(names).toEqual([
@@ -64,7 +64,8 @@ describe('buildProgram', () => {
       ['node', ['start', 'status', 'config']],
       ['template', ['approve', 'revoke', 'list']],
       ['login', []],
-      ['logout', []]
+      ['logout', []],
+      ['secret', ['set', 'list', 'delete']]
     ])
   })
 })

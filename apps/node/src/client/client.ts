@@ -14,6 +14,9 @@ import type {
   LogPage,
   LogsQuery,
   Page,
+  SecretDeleteResult,
+  SecretPutResult,
+  SecretSummary,
   StartedExecution,
   StartExecutionRequest,
   StartFlowOptions,
@@ -125,6 +128,26 @@ export interface EventsApi {
   subscribe(filter?: EventFilter, options?: SubscribeOptions): Promise<EventSubscription>
 }
 
+/** The node's named secrets (webhook signing secrets): `/api/v1/secrets`. Values go in, never out. */
+export interface SecretsApi {
+  /**
+   * Stores a value under a name, replacing one there: `PUT /api/v1/secrets/:name`. Needs `write`
+   * on `qflow:secret:<name>`; the node seals it at rest and never answers it back.
+   *
+   * @throws `ApiValidationError` for a bad name (letters, digits, `.`, `_`, `-`; at most 128) or value (1 to 8 KiB).
+   */
+  set(name: string, value: string): Promise<SecretPutResult>
+  /** The names and times of the secrets the caller may `read`, by name: `GET /api/v1/secrets`. */
+  list(): Promise<SecretSummary[]>
+  /**
+   * Removes a secret: `DELETE /api/v1/secrets/:name`. Webhook triggers naming it are refused
+   * until it is stored again.
+   *
+   * @throws `ApiNotFoundError` when there is none of that name.
+   */
+  delete(name: string): Promise<SecretDeleteResult>
+}
+
 /** A typed client of a Qflow node's REST API and event stream. */
 export interface QflowClient {
   /** The node's base URL (origin and any path before `/api/v1`), without a trailing slash. */
@@ -135,6 +158,8 @@ export interface QflowClient {
   readonly executions: ExecutionsApi
   /** Events. */
   readonly events: EventsApi
+  /** Secrets (webhook signing secrets). */
+  readonly secrets: SecretsApi
   /** `GET /health/live`: answers while the process runs. */
   live(): Promise<HealthStatus>
   /** `GET /health/ready`: answers once the node serves (503 `ApiServerError` before). */
@@ -202,6 +227,7 @@ class HttpQflowClient implements QflowClient {
   readonly flows: FlowsApi
   readonly executions: ExecutionsApi
   readonly events: EventsApi
+  readonly secrets: SecretsApi
   private readonly token: string | undefined
   private readonly timeoutMs: number
   private readonly fetchFn: typeof globalThis.fetch
@@ -219,6 +245,7 @@ class HttpQflowClient implements QflowClient {
       trigger: async (name, payload) => (await this.request<TriggerResult>('POST', `${API_PREFIX}/events`, { body: { name, payload: payload ?? null } })).data,
       subscribe: (filter = {}, options = {}) => subscribeEvents({ api: this.api, ...(this.token === undefined ? {} : { token: this.token }) }, filter, options)
     }
+    this.secrets = this.secretsApi()
   }
 
   async live(): Promise<HealthStatus> {
@@ -359,6 +386,18 @@ class HttpQflowClient implements QflowClient {
           })
         ).data
       }
+    }
+  }
+
+  private secretsApi(): SecretsApi {
+    const secrets = `${API_PREFIX}/secrets`
+    return {
+      set: async (name, value) => {
+        const answer = await this.request<SecretSummary>('PUT', `${secrets}/${segment(name)}`, { body: { value } })
+        return { ...answer.data, created: answer.status === 201 }
+      },
+      list: async () => (await this.request<{ items: SecretSummary[] }>('GET', secrets)).data.items,
+      delete: async (name) => (await this.request<SecretDeleteResult>('DELETE', `${secrets}/${segment(name)}`)).data
     }
   }
 

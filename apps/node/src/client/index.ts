@@ -25,7 +25,8 @@ export {
   type QflowClient,
   type QflowClientInit,
   type QueryValues,
-  type RequestOptions
+  type RequestOptions,
+  type SecretsApi
 } from './client.js'
 export { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SUBSCRIBE_TIMEOUT_MS, EVENT_QUEUE_HIGH_WATER, EVENT_QUEUE_LOW_WATER, EVENTS_PATH, WAIT_GRACE_MS } from './constants.js'
 export {
@@ -62,6 +63,9 @@ export type {
   LogsQuery,
   Page,
   QflowEventJson,
+  SecretDeleteResult,
+  SecretPutResult,
+  SecretSummary,
   StartedExecution,
   StartExecutionRequest,
   StartFlowOptions,

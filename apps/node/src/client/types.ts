@@ -246,6 +246,30 @@ export interface TriggerResult {
   delivered: number
 }
 
+/** A secret as the node lists it: its name and times, never its value. */
+export interface SecretSummary {
+  /** Its name (what a webhook trigger's `auth.secretRef` names). */
+  name: string
+  /** When it was first stored, ms since the epoch. */
+  createdAt: number
+  /** When its value last changed, ms since the epoch. */
+  updatedAt: number
+}
+
+/** What storing a secret answers. */
+export interface SecretPutResult extends SecretSummary {
+  /** `true` when the name was new (201), `false` when an existing value was replaced (200). */
+  created: boolean
+}
+
+/** What deleting a secret answers. */
+export interface SecretDeleteResult {
+  /** The name. */
+  name: string
+  /** Always `true` (an unknown name is a 404 `ApiNotFoundError`). */
+  deleted: true
+}
+
 /** A node health answer. */
 export interface HealthStatus {
   /** `live`; `ready` or `not-ready`. */
