@@ -1,11 +1,15 @@
+import { execFile } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { type Flow, parseFlow } from '@qflow/flow-schema'
+import { promisify } from 'node:util'
+import { compileJsonSchema, type Flow, parseFlow } from '@qflow/flow-schema'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { EXAMPLES, qflow, REPO_ROOT, useTempDir } from './fixtures/cli.js'
 
+const runFile = promisify(execFile)
+
 /** How many flows examples/flows holds; update it with the examples. */
-const EXAMPLE_COUNT = 13
+const EXAMPLE_COUNT = 14
 
 async function flowFiles(dir: string): Promise<string[]> {
   const found: string[] = []
@@ -35,10 +39,46 @@ describe('examples/flows', () => {
 
   const dataDir = useTempDir()
 
-  it('runs welcome.yaml on a fresh node, as `pnpm start` does', async () => {
+  it('runs welcome.yaml in-process with `qflow run` on a fresh data directory', async () => {
     const result = await qflow(['run', 'examples/flows/welcome.yaml', '--input', '{"name":"Ada"}', '--data-dir', dataDir(), '--no-progress'])
     expect(result.code).toBe(0)
     expect(JSON.parse(result.stdout)).toEqual({ greeting: 'Hello, Ada! Glad you are here.', letters: 8, shouted: 'HELLO, ADA!' })
+  })
+
+  it('webhook-echo.yaml is a receive-then-transform flow behind a signed, schema-checked webhook that answers on completion', async () => {
+    const echo = flows.find((f) => f.file === 'examples/flows/webhook-echo.yaml')?.flow
+    expect(echo?.steps.map((s) => [s.id, s.type, s.action])).toEqual([
+      ['receive', 'task', 'data.transform'],
+      ['transform', 'task', 'data.transform']
+    ])
+    expect(echo?.triggers).toMatchObject([
+      { id: 'inbound', type: 'webhook', auth: { scheme: 'standard-webhooks', secretRef: 'webhook-echo-secret' }, respond: 'on-completion' }
+    ])
+    const trigger = echo?.triggers?.[0]
+    const schema = trigger?.type === 'webhook' ? trigger.eventSchema : undefined
+    expect(schema).toBeDefined()
+    const accepts = compileJsonSchema(schema as Record<string, unknown>)
+    // The body examples/api/trigger-webhook.mjs sends by default, and a CloudEvent, pass; a body without type or data does not.
+    const script = await readFile(join(REPO_ROOT, 'examples/api/trigger-webhook.mjs'), 'utf8')
+    const defaultBody = /^let body = '(.+)'$/m.exec(script)?.[1]
+    expect(accepts(JSON.parse(defaultBody as string))).toBe(true)
+    expect(accepts({ specversion: '1.0', id: 'e-1', source: '/shop', type: 'order.placed', data: { order: 7 } })).toBe(true)
+    expect(accepts({ type: 'greeting' })).toBe(false)
+    expect(accepts({ type: '', data: {} })).toBe(false)
+  })
+
+  it('examples/api/trigger-webhook.mjs exits 2 with a hint, sending nothing, without a secret or with a body that is not JSON', async () => {
+    const script = join(REPO_ROOT, 'examples/api/trigger-webhook.mjs')
+    // Port 9 is never asked: both are refused before any request.
+    const env = { ...process.env, QFLOW_API: 'http://127.0.0.1:9' }
+    const noSecret = await runFile(process.execPath, [script], { env: { ...env, QFLOW_WEBHOOK_SECRET: '' } }).catch((err: { code: number; stdout: string; stderr: string }) => err)
+    expect(noSecret).toMatchObject({ code: 2, stdout: '' })
+    expect((noSecret as { stderr: string }).stderr).toContain('Set QFLOW_WEBHOOK_SECRET')
+    const notJson = await runFile(process.execPath, [script, 'webhook-echo', 'inbound', '{nope'], { env: { ...env, QFLOW_WEBHOOK_SECRET: 'whsec_AAAA' } }).catch(
+      (err: { code: number; stdout: string; stderr: string }) => err
+    )
+    expect(notJson).toMatchObject({ code: 2, stdout: '' })
+    expect((notJson as { stderr: string }).stderr).toContain('The body is not JSON')
   })
 
   it('mixes YAML and JSON', () => {
