@@ -2,24 +2,11 @@ import type { FlowVersion } from '@qflow/state'
 import { type Command, InvalidArgumentError } from 'commander'
 import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
+import { flowVersionView } from '../flow-version-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
 import { remoteFlowHistory, remoteFlowRollback } from './remote-flow.js'
 import { addApiOption, clientFor, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, resolveTarget } from './remote-target.js'
 
-function versionJson(v: FlowVersion): Record<string, unknown> {
-  return {
-    flowId: v.flowId,
-    revision: v.revision,
-    action: v.action,
-    flowVersion: v.flowVersion,
-    flowHash: v.flowHash,
-    archived: v.archived,
-    ...(v.rolledBackTo === undefined ? {} : { rolledBackTo: v.rolledBackTo }),
-    cid: v.cid.toString(),
-    actor: v.actor,
-    ts: v.ts
-  }
-}
 
 function parseRevision(value: string): number {
   const n = Number(value)
@@ -43,7 +30,7 @@ export function registerFlowStoreCommands(flow: Command, context: CommandContext
       await withNode(readOnly(options), async (node) => {
         const versions: FlowVersion[] = []
         for await (const v of node.parts.store.flows.history(id)) versions.push(v)
-        output.result(versions.map(versionJson), () =>
+        output.result(versions.map(flowVersionView), () =>
           renderTable(
             ['REVISION', 'ACTION', 'VERSION', 'HASH', 'ARCHIVED', 'TIME'],
             versions.map((v) => [
@@ -76,7 +63,7 @@ export function registerFlowStoreCommands(flow: Command, context: CommandContext
       const output = context.output(command)
       await withNode(readOnly(options), async (node) => {
         const v = await node.parts.store.flows.rollback(id, revision)
-        output.result(versionJson(v), () => `${id}: revision ${v.revision} restores revision ${revision} (version ${v.flowVersion}, ${v.flowHash})`)
+        output.result(flowVersionView(v), () => `${id}: revision ${v.revision} restores revision ${revision} (version ${v.flowVersion}, ${v.flowHash})`)
       })
     })
 }

@@ -1,32 +1,18 @@
 import { type Command, Option } from 'commander'
 import { stringify } from 'yaml'
 import type { QflowClient } from '../client/client.js'
-import type { FlowSummary, FlowVersionRecord, ListFlowsQuery, StoredFlow } from '../client/types.js'
+import type { FlowSummary, ListFlowsQuery, StoredFlow } from '../client/types.js'
 import { collectFlowFiles } from '../files.js'
 import { loadFlowFile } from '../flow-file.js'
 import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { parseCount } from './remote-exec.js'
+import { flowVersionView } from '../flow-version-view.js'
 import { LIST_PAGE_LIMIT } from './remote-constants.js'
 import { addApiOption, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
 
 const iso = (ts: number): string => new Date(ts).toISOString()
 
-/** A revision as the `flow` commands print it with `--json` (the local commands' shape). */
-function versionValue(v: FlowVersionRecord): Record<string, unknown> {
-  return {
-    flowId: v.flowId,
-    revision: v.revision,
-    action: v.action,
-    flowVersion: v.flowVersion,
-    flowHash: v.flowHash,
-    archived: v.archived,
-    ...(v.rolledBackTo === undefined ? {} : { rolledBackTo: v.rolledBackTo }),
-    cid: v.cid,
-    actor: v.actor,
-    ts: v.ts
-  }
-}
 
 // ---- handlers the local commands hand over to when a node is configured -------------------
 
@@ -34,7 +20,7 @@ function versionValue(v: FlowVersionRecord): Record<string, unknown> {
 export async function remoteFlowHistory(context: CommandContext, command: Command, client: QflowClient, id: string): Promise<void> {
   const output = context.output(command)
   const versions = await client.flows.history(id)
-  output.result(versions.map(versionValue), () =>
+  output.result(versions.map(flowVersionView), () =>
     renderTable(
       ['REVISION', 'ACTION', 'VERSION', 'HASH', 'ARCHIVED', 'TIME'],
       versions.map((v) => [
@@ -54,7 +40,7 @@ export async function remoteFlowHistory(context: CommandContext, command: Comman
 export async function remoteFlowRollback(context: CommandContext, command: Command, client: QflowClient, id: string, revision: number): Promise<void> {
   const output = context.output(command)
   const v = await client.flows.rollback(id, revision)
-  output.result(versionValue(v), () => `${id}: revision ${v.revision} restores revision ${revision} (version ${v.flowVersion}, ${v.flowHash})`)
+  output.result(flowVersionView(v), () => `${id}: revision ${v.revision} restores revision ${revision} (version ${v.flowVersion}, ${v.flowHash})`)
 }
 
 // ---- the commands only a node answers -----------------------------------------------------
@@ -69,7 +55,7 @@ async function createCommand(context: CommandContext, command: Command, targets:
   const stored: Record<string, unknown>[] = []
   for (const { source } of loaded) {
     const version = await client.flows.create(source.text, { format: source.format })
-    stored.push({ file: source.path, ...versionValue(version) })
+    stored.push({ file: source.path, ...flowVersionView(version) })
   }
   output.result(stored, () =>
     stored.map((s) => `${String(s.file)}: ${String(s.flowId)}@${String(s.flowVersion)} is revision ${String(s.revision)} (${String(s.flowHash)})`).join('\n')
@@ -242,7 +228,7 @@ Examples:
         output.result(stored.flow, () => stringify(stored.flow, { lineWidth: 0 }))
         return
       }
-      output.result({ flow: stored.flow, version: versionValue(stored.version) }, () => showText(stored))
+      output.result({ flow: stored.flow, version: flowVersionView(stored.version) }, () => showText(stored))
     })
 
   addApiOption(flow.command('archive').description('archive a flow on the node: it stays readable, but is listed only with --archived').argument('<id>', 'flow id'))
@@ -259,6 +245,6 @@ Examples:
       const output = context.output(command)
       const client = await requireClient(options, context.io)
       const v = await client.flows.archive(id)
-      output.result(versionValue(v), () => `${id}: archived (revision ${v.revision})`)
+      output.result(flowVersionView(v), () => `${id}: archived (revision ${v.revision})`)
     })
 }

@@ -43,5 +43,5 @@ export {
 export { createApiMetrics } from './metrics.js'
 export { buildOpenApiDocument, type OpenApiInfo, type RouteDocs } from './openapi.js'
 export { type ExecutionView, executionView } from './routes/executions.js'
-export { type FlowVersionView, flowVersionView } from './routes/flows.js'
+export { type FlowVersionView, flowVersionView } from '../flow-version-view.js'
 export { type ApiServer, type ApiServerInit, createApiServer, ResponseSchemaError } from './server.js'

@@ -18,36 +18,8 @@ import {
   rollbackBody
 } from '../schemas.js'
 import type { ApiRuntime } from '../server.js'
+import { type FlowVersionView, flowVersionView } from '../../flow-version-view.js'
 
-/** A registry revision as the API answers it. */
-export interface FlowVersionView {
-  readonly flowId: string
-  readonly revision: number
-  readonly action: string
-  readonly flowVersion: string
-  readonly flowHash: string
-  readonly archived: boolean
-  readonly rolledBackTo?: number
-  readonly cid: string
-  readonly actor: string
-  readonly ts: number
-}
-
-/** A {@link FlowVersion} as plain JSON (the CID as a string). */
-export function flowVersionView(v: FlowVersion): FlowVersionView {
-  return {
-    flowId: v.flowId,
-    revision: v.revision,
-    action: v.action,
-    flowVersion: v.flowVersion,
-    flowHash: v.flowHash,
-    archived: v.archived,
-    ...(v.rolledBackTo === undefined ? {} : { rolledBackTo: v.rolledBackTo }),
-    cid: v.cid.toString(),
-    actor: v.actor,
-    ts: v.ts
-  }
-}
 
 function flowSummary(record: IndexRecord): Record<string, unknown> {
   const version = record.attributes?.version

@@ -1,0 +1,34 @@
+import type { FlowVersion } from '@qflow/state'
+
+/** A registry revision as the API answers it and the `flow` commands print it with `--json`. */
+export interface FlowVersionView {
+  readonly flowId: string
+  readonly revision: number
+  readonly action: string
+  readonly flowVersion: string
+  readonly flowHash: string
+  readonly archived: boolean
+  readonly rolledBackTo?: number
+  readonly cid: string
+  readonly actor: string
+  readonly ts: number
+}
+
+/**
+ * A {@link FlowVersion} (or a revision read back from the API) as plain JSON: the CID as a
+ * string, fields in one order, nothing else.
+ */
+export function flowVersionView(v: FlowVersion | FlowVersionView): FlowVersionView {
+  return {
+    flowId: v.flowId,
+    revision: v.revision,
+    action: v.action,
+    flowVersion: v.flowVersion,
+    flowHash: v.flowHash,
+    archived: v.archived,
+    ...(v.rolledBackTo === undefined ? {} : { rolledBackTo: v.rolledBackTo }),
+    cid: v.cid.toString(),
+    actor: v.actor,
+    ts: v.ts
+  }
+}
