@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander'
 import { ExitCode } from '../constants.js'
 import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
-import { formatDuration, summarize } from './execution-view.js'
+import { executionStatusText, executionStatusValue, summarize } from './execution-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
 import { parseCount, registerRemoteExecCommands, remoteExecList, remoteExecLogs, remoteExecStatus, requireNodeFor } from './remote-exec.js'
 import { addApiOption, clientFor, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, resolveTarget } from './remote-target.js'
@@ -130,46 +130,7 @@ Examples:
       const output = context.output(command)
       await withNode(readOnly(options), async (node) => {
         const state = await node.parts.engine.state(id)
-        const steps = Object.entries(state.steps).map(([stepId, record]) => ({
-          stepId,
-          status: record.status,
-          attempt: record.attempt,
-          durationMs: record.endedAt === undefined ? null : record.endedAt - record.startedAt,
-          ...(record.error === undefined ? {} : { error: record.error })
-        }))
-        const value = {
-          executionId: state.id,
-          status: state.status,
-          flowId: state.flowId,
-          flowVersion: state.flowVersion,
-          flowHash: state.flowHash,
-          actor: state.actor,
-          startedAt: state.startedAt,
-          updatedAt: state.updatedAt,
-          ...(state.pausedReason === undefined ? {} : { pausedReason: state.pausedReason }),
-          ...(state.output === undefined ? {} : { output: state.output }),
-          ...(state.error === undefined ? {} : { error: state.error }),
-          steps
-        }
-        output.result(value, () => {
-          const lines = [
-            `execution  ${state.id}`,
-            `status     ${state.status}${state.pausedReason === undefined ? '' : ` (${state.pausedReason})`}`,
-            `flow       ${state.flowId}@${state.flowVersion} (${state.flowHash})`,
-            `started    ${iso(state.startedAt)}, last change ${iso(state.updatedAt)}`
-          ]
-          if (state.error !== undefined) lines.push(`error      ${state.error.name}: ${state.error.message}`)
-          if (state.output !== undefined) lines.push(`output     ${summarize(state.output, 100)}`)
-          lines.push('')
-          lines.push(
-            renderTable(
-              ['STEP', 'STATUS', 'ATTEMPT', 'DURATION'],
-              steps.map((s) => [s.stepId, s.status, String(s.attempt), s.durationMs === null ? '-' : formatDuration(s.durationMs)]),
-              { alignRight: [2, 3] }
-            )
-          )
-          return lines.join('\n')
-        })
+        output.result(executionStatusValue(state), () => executionStatusText(state))
       })
     })
 

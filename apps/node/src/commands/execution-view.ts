@@ -1,6 +1,7 @@
 import type { Engine, ExecutionResult, ExecutionState } from '@qflow/scheduler'
 import { InputError } from '../errors.js'
 import type { CliIo } from '../io.js'
+import { renderTable } from '../output.js'
 
 /** Milliseconds as people read them: `840ms`, `2.4s`, `3m12s`. */
 export function formatDuration(ms: number): string {
@@ -117,4 +118,78 @@ export function describeOutcome(outcome: ExecutionOutcome): string {
   if (outcome.status === 'waiting') return 'waiting for an event'
   if (outcome.status === 'paused') return `paused (${outcome.reason ?? 'paused'})`
   return describeResult(outcome as ExecutionResult)
+}
+
+/** What `exec status` shows of an execution: a state held locally, or one read from a node's API. */
+export interface StatusSource {
+  readonly id: string
+  readonly status: string
+  readonly flowId: string
+  readonly flowVersion: string
+  readonly flowHash: string
+  readonly actor: string
+  readonly startedAt: number
+  readonly updatedAt: number
+  readonly pausedReason?: string | undefined
+  readonly output?: unknown
+  readonly error?: { readonly name: string; readonly message: string } | undefined
+  readonly steps: Readonly<
+    Record<string, { readonly status: string; readonly attempt: number; readonly startedAt: number; readonly endedAt?: number | undefined; readonly error?: unknown }>
+  >
+}
+
+/** A step as `exec status --json` prints it. */
+export interface StatusStep {
+  readonly stepId: string
+  readonly status: string
+  readonly attempt: number
+  readonly durationMs: number | null
+  readonly error?: unknown
+}
+
+/** `exec status --json`: the execution and every step with its status, attempt and duration (the same local and remote). */
+export function executionStatusValue(state: StatusSource): Record<string, unknown> & { steps: StatusStep[] } {
+  const steps = Object.entries(state.steps).map(([stepId, record]) => ({
+    stepId,
+    status: record.status,
+    attempt: record.attempt,
+    durationMs: record.endedAt === undefined ? null : record.endedAt - record.startedAt,
+    ...(record.error === undefined ? {} : { error: record.error })
+  }))
+  return {
+    executionId: state.id,
+    status: state.status,
+    flowId: state.flowId,
+    flowVersion: state.flowVersion,
+    flowHash: state.flowHash,
+    actor: state.actor,
+    startedAt: state.startedAt,
+    updatedAt: state.updatedAt,
+    ...(state.pausedReason === undefined ? {} : { pausedReason: state.pausedReason }),
+    ...(state.output === undefined ? {} : { output: state.output }),
+    ...(state.error === undefined ? {} : { error: state.error }),
+    steps
+  }
+}
+
+/** `exec status` for people: a header and a table of the steps. */
+export function executionStatusText(state: StatusSource): string {
+  const iso = (ts: number): string => new Date(ts).toISOString()
+  const lines = [
+    `execution  ${state.id}`,
+    `status     ${state.status}${state.pausedReason === undefined ? '' : ` (${state.pausedReason})`}`,
+    `flow       ${state.flowId}@${state.flowVersion} (${state.flowHash})`,
+    `started    ${iso(state.startedAt)}, last change ${iso(state.updatedAt)}`
+  ]
+  if (state.error !== undefined) lines.push(`error      ${state.error.name}: ${state.error.message}`)
+  if (state.output !== undefined) lines.push(`output     ${summarize(state.output, 100)}`)
+  lines.push('')
+  lines.push(
+    renderTable(
+      ['STEP', 'STATUS', 'ATTEMPT', 'DURATION'],
+      executionStatusValue(state).steps.map((s) => [s.stepId, s.status, String(s.attempt), s.durationMs === null ? '-' : formatDuration(s.durationMs)]),
+      { alignRight: [2, 3] }
+    )
+  )
+  return lines.join('\n')
 }

@@ -5,7 +5,7 @@ import type { ExecutionStateJson, ExecutionStatus, LogEntryRecord } from '../cli
 import { DEBUG_ENV, ExitCode } from '../constants.js'
 import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
-import { describeOutcome, type ExecutionOutcome, formatDuration, parseInput, summarize } from './execution-view.js'
+import { describeOutcome, type ExecutionOutcome, executionStatusText, executionStatusValue, formatDuration, parseInput, summarize } from './execution-view.js'
 import { LIST_PAGE_LIMIT, LOG_PAGE_LIMIT, REMOTE_POLL_MS, REMOTE_PROGRESS_INTERVAL_MS } from './remote-constants.js'
 import { addApiOption, NodeNotConfiguredError, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
 import { awaitsEvent, ExecutionSignals, ProgressLine, progressText, TERMINAL_STATUSES } from './remote-watch.js'
@@ -30,52 +30,6 @@ export function parseCount(min: number) {
 }
 
 // ---- views shared with the local commands' JSON shapes ------------------------------------
-
-/** `exec status` of a remote execution, in the shape the local command prints. */
-function statusValue(state: ExecutionStateJson): Record<string, unknown> {
-  const steps = Object.entries(state.steps).map(([stepId, record]) => ({
-    stepId,
-    status: record.status,
-    attempt: record.attempt,
-    durationMs: record.endedAt === undefined ? null : record.endedAt - record.startedAt,
-    ...(record.error === undefined ? {} : { error: record.error })
-  }))
-  return {
-    executionId: state.executionId,
-    status: state.status,
-    flowId: state.flowId,
-    flowVersion: state.flowVersion,
-    flowHash: state.flowHash,
-    actor: state.actor,
-    startedAt: state.startedAt,
-    updatedAt: state.updatedAt,
-    ...(state.pausedReason === undefined ? {} : { pausedReason: state.pausedReason }),
-    ...(state.output === undefined ? {} : { output: state.output }),
-    ...(state.error === undefined ? {} : { error: state.error }),
-    steps
-  }
-}
-
-function statusText(state: ExecutionStateJson): string {
-  const value = statusValue(state) as { steps: { stepId: string; status: string; attempt: number; durationMs: number | null }[] }
-  const lines = [
-    `execution  ${state.executionId}`,
-    `status     ${state.status}${state.pausedReason === undefined ? '' : ` (${state.pausedReason})`}`,
-    `flow       ${state.flowId}@${state.flowVersion} (${state.flowHash})`,
-    `started    ${iso(state.startedAt)}, last change ${iso(state.updatedAt)}`
-  ]
-  if (state.error !== undefined) lines.push(`error      ${state.error.name}: ${state.error.message}`)
-  if (state.output !== undefined) lines.push(`output     ${summarize(state.output, 100)}`)
-  lines.push('')
-  lines.push(
-    renderTable(
-      ['STEP', 'STATUS', 'ATTEMPT', 'DURATION'],
-      value.steps.map((s) => [s.stepId, s.status, String(s.attempt), s.durationMs === null ? '-' : formatDuration(s.durationMs)]),
-      { alignRight: [2, 3] }
-    )
-  )
-  return lines.join('\n')
-}
 
 /** A log entry as `exec logs --json` prints it (the local shape, less what the API does not carry). */
 function entryValue(entry: LogEntryRecord): Record<string, unknown> {
@@ -156,7 +110,8 @@ export async function remoteExecList(context: CommandContext, command: Command, 
 export async function remoteExecStatus(context: CommandContext, command: Command, client: QflowClient, id: string): Promise<void> {
   const output = context.output(command)
   const state = await client.executions.get(id)
-  output.result(statusValue(state), () => statusText(state))
+  const source = { ...state, id: state.executionId }
+  output.result(executionStatusValue(source), () => executionStatusText(source))
 }
 
 /** Options of `exec logs` against a node. */
