@@ -21,6 +21,11 @@ export interface BatchingWorkerInit {
   readonly closedError: (cause?: unknown) => Error
   /** Which parts of a batch's message to transfer rather than copy. */
   readonly transfer?: (items: readonly unknown[]) => ArrayBuffer[]
+  /**
+   * Spawn the worker at construction instead of on the first request. Its source must then post
+   * `{ ready: true }` once it can take work; {@link BatchingWorker.ready} tells whether it has.
+   */
+  readonly eager?: boolean
 }
 
 /**
@@ -36,8 +41,21 @@ export class BatchingWorker<Req, Res> {
   private next = 0
   private scheduled = false
   private closed = false
+  private booted = false
 
-  constructor(private readonly init: BatchingWorkerInit) {}
+  constructor(private readonly init: BatchingWorkerInit) {
+    if (init.eager === true) this.worker = this.spawn()
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** Whether an eagerly spawned worker has said it is ready (always false for a lazy one). */
+  get ready(): boolean {
+    return this.booted && this.worker !== undefined
+  }
 
   /** Queues a request; resolves with the worker's answer to it. */
   request(request: Req): Promise<Res> {
@@ -56,14 +74,21 @@ export class BatchingWorker<Req, Res> {
     const data = this.init.workerData?.()
     const worker = new Worker(this.init.source, { eval: true, ...(data === undefined ? {} : { workerData: data }) })
     worker.unref()
-    worker.on('message', ({ id, out }: { id: number; out: Res[] }) => {
+    worker.on('message', ({ id, out, ready }: { id: number; out: Res[]; ready?: boolean }) => {
+      if (ready === true) {
+        this.booted = true
+        return
+      }
       const batch = this.inflight.get(id)
       if (batch === undefined) return
       this.inflight.delete(id)
       for (let i = 0; i < batch.length; i++) (batch[i] as Pending<Req, Res>).resolve(out[i] as Res)
     })
     const fail = (err: unknown): void => {
-      if (this.worker === worker) this.worker = undefined
+      if (this.worker === worker) {
+        this.worker = undefined
+        this.booted = false
+      }
       const error = this.init.closedError(err)
       for (const batch of this.inflight.values()) for (const p of batch) p.reject(error)
       this.inflight.clear()

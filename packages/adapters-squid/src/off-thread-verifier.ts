@@ -1,6 +1,6 @@
 import { BatchingWorker } from './batching-worker.js'
 import { SquidError } from './errors.js'
-import type { SignatureCheck, VerifyingKey } from './keys.js'
+import { inThreadSignatureCheck, type SignatureCheck, type VerifyingKey } from './keys.js'
 
 /** Thrown when an off-thread signature check is used after `close()`, or its worker died. */
 export class SignatureCheckClosedError extends SquidError {
@@ -22,6 +22,8 @@ export interface OffThreadSignatureCheckInit {
 export interface OffThreadSignatureCheck extends SignatureCheck {
   /** Whether `signature` is `key`'s signature over `data` (false for a malformed signature). */
   verify(key: VerifyingKey, data: Uint8Array, signature: Uint8Array): Promise<boolean>
+  /** Whether checks go to the worker yet (until it is up they run on the calling thread). */
+  readonly ready: boolean
   /** Stops the worker; pending checks are rejected with {@link SignatureCheckClosedError}. */
   close(): Promise<void>
 }
@@ -43,6 +45,7 @@ function keyOf(raw) {
   }
   return key
 }
+parentPort.postMessage({ ready: true })
 parentPort.on('message', ({ id, items }) => {
   const out = []
   for (const item of items) {
@@ -68,12 +71,20 @@ class WorkerSignatureCheck implements OffThreadSignatureCheck {
           ? new SignatureCheckClosedError()
           : new SignatureCheckClosedError(`The signature-checking worker stopped: ${(cause as Error)?.message ?? String(cause)}`),
       // Each item is a buffer made for the message: hand it over instead of copying it.
-      transfer: (items) => items.map((item) => (item as Uint8Array).buffer as ArrayBuffer)
+      transfer: (items) => items.map((item) => (item as Uint8Array).buffer as ArrayBuffer),
+      // Spawned now; until it is up (tens of ms) checks run here, so a short-lived process (a CLI
+      // command) never waits for a thread to boot. Should the worker die, checks stay here.
+      eager: true
     })
+  }
+
+  get ready(): boolean {
+    return this.worker.ready
   }
 
   verify(key: VerifyingKey, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (!(signature instanceof Uint8Array) || signature.length !== 64 || key.raw.length !== 32) return Promise.resolve(false)
+    if (!this.worker.ready && !this.worker.isClosed) return Promise.resolve(inThreadSignatureCheck.verify(key, data, signature))
     const item = new Uint8Array(96 + data.length)
     item.set(key.raw, 0)
     item.set(signature, 32)
@@ -90,6 +101,7 @@ class WorkerSignatureCheck implements OffThreadSignatureCheck {
  * Verifies ed25519 signatures on a worker thread, for a verifier on a busy event loop
  * (`squidVerifier()({ signatures: offThreadSignatureCheck() })`): checks asked for in the same
  * turn of the event loop go to the worker as one message, and the event loop is free meanwhile.
+ * The worker is spawned at once; checks made before it is up run on the calling thread.
  */
 export function offThreadSignatureCheck(init: OffThreadSignatureCheckInit = {}): OffThreadSignatureCheck {
   return new WorkerSignatureCheck(init)

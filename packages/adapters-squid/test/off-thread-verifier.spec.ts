@@ -10,9 +10,15 @@ afterEach(async () => {
 
 const keys = new PublicKeys(undefined)
 
+/** Waits (without asserting any timing) until the check's worker takes work. */
+async function untilReady(c: OffThreadSignatureCheck): Promise<void> {
+  while (!c.ready) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
 describe('offThreadSignatureCheck', () => {
   it('accepts exactly the valid signatures, across identities and batches', async () => {
     check = offThreadSignatureCheck({ maxBatch: 5 })
+    await untilReady(check)
     const alice = createIdentity()
     const bob = createIdentity()
     const cases = Array.from({ length: 40 }, (_, i) => {
@@ -26,6 +32,19 @@ describe('offThreadSignatureCheck', () => {
     })
     const results = await Promise.all(cases.map((c) => (check as OffThreadSignatureCheck).verify(c.key as never, c.data, c.signature)))
     expect(results).toEqual(cases.map((c) => c.valid))
+  })
+
+  it('checks on the calling thread until the worker is up, with the same answers', async () => {
+    check = offThreadSignatureCheck()
+    expect(check.ready).toBe(false)
+    const identity = createIdentity()
+    const data = new TextEncoder().encode('early')
+    const key = keys.verifying(identity.did) as never
+    expect(await check.verify(key, data, identity.signSync(data))).toBe(true)
+    expect(await check.verify(key, data, createIdentity().signSync(data))).toBe(false)
+    await untilReady(check)
+    expect(await check.verify(key, data, identity.signSync(data))).toBe(true)
+    expect(await check.verify(key, data, createIdentity().signSync(data))).toBe(false)
   })
 
   it('answers false for a malformed signature without asking the worker', async () => {
@@ -58,6 +77,7 @@ describe('offThreadSignatureCheck', () => {
 
   it('rejects pending and later checks once closed', async () => {
     check = offThreadSignatureCheck()
+    await untilReady(check)
     const identity = createIdentity()
     const data = new Uint8Array([1, 2, 3])
     const pending = check.verify(keys.verifying(identity.did) as never, data, identity.signSync(data)).catch((err: Error) => err.name)
