@@ -21,6 +21,11 @@ const KILL_DELAY_MIN_MS = 250
 const KILL_DELAY_SPAN_MS = 600
 /** Probability a kill waits for a side effect to land rather than for a delay. */
 const EFFECT_KILL_P = 0.6
+/**
+ * How long a kill waiting for a side effect waits at most (a run past its last effect lands none).
+ * Generous: a loaded machine takes a second or more from spawn to the first effect.
+ */
+const EFFECT_KILL_FALLBACK_MS = 2_500
 /** Probability a `qflow resume` is killed too. */
 const RESUME_KILL_P = 0.6
 
@@ -76,7 +81,7 @@ describe('crash safety: qflow run killed with SIGKILL and resumed, over and over
               proc.child.kill('SIGKILL')
             }
           }
-          timer = setTimeout(() => proc.child.kill('SIGKILL'), KILL_DELAY_MIN_MS + KILL_DELAY_SPAN_MS)
+          timer = setTimeout(() => proc.child.kill('SIGKILL'), EFFECT_KILL_FALLBACK_MS)
         } else {
           timer = setTimeout(() => proc.child.kill('SIGKILL'), KILL_DELAY_MIN_MS + Math.floor(rng() * KILL_DELAY_SPAN_MS))
         }
