@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every workspace package's tests through turbo, then prints one closing line summing the
 // vitest results of all packages: "Tests: N passed, N failed, N skipped". Exits with turbo's code.
+// `--continue`: one package's failure does not stop the others, so the totals cover every package.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ const dirs = ['packages', 'apps', 'examples', 'tests']
 const resultFile = (dir) => join(dir, '.vitest-result.json')
 const extra = process.argv.slice(2)
 
-const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--output-logs=new-only', ...extra], {
+const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue', '--output-logs=new-only', ...extra], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, QFLOW_VITEST_JSON: '1' }
