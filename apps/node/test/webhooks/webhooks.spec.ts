@@ -96,11 +96,14 @@ describe('POST /webhooks/:flowId/:triggerId', () => {
     expect(answer.body.data).toEqual({ executionId: expect.stringMatching(/^exec-wh-/), flowId: 'orders', status: 'completed', output: { orderId: 'o-sync', items: 3 } })
   })
 
-  it('accepts a valid GitHub X-Hub-Signature-256 delivery', async () => {
+  it('accepts a valid GitHub X-Hub-Signature-256 delivery, and refuses its redelivery naming the delivery id', async () => {
     const body = JSON.stringify({ ref: 'refs/heads/main' })
-    const answer = await api.request('POST', '/webhooks/pushes/github', body, githubHeaders(ghSecret, body))
+    const headers = githubHeaders(ghSecret, body)
+    const answer = await api.request('POST', '/webhooks/pushes/github', body, headers)
     expect(answer.status).toBe(202)
     expect(await api.node.parts.engine.wait(answer.body.data.executionId)).toMatchObject({ status: 'completed', output: { ref: 'refs/heads/main' } })
+    const redelivered = await refused('/webhooks/pushes/github', body, headers, 409, 'WEBHOOK_REPLAYED')
+    expect(redelivered.body.error.details).toEqual({ id: headers['x-github-delivery'], from: 'x-github-delivery', flowId: 'pushes', triggerId: 'github' })
   })
 
   it('accepts an sQuid token sender (token reusable), and refuses a missing, foreign-audience or unconsented token', async () => {
@@ -141,7 +144,9 @@ describe('POST /webhooks/:flowId/:triggerId', () => {
     const first = await api.request('POST', '/webhooks/orders/shop', body, headers)
     expect(first.status).toBe(202)
     const replay = await refused('/webhooks/orders/shop', body, headers, 409, 'WEBHOOK_REPLAYED')
-    expect(replay.body.error.details).toEqual({ id: expect.stringContaining(headers['webhook-id'] as string) })
+    // The sender's own id and the trigger, never the replay cache's internal key.
+    expect(replay.body.error.details).toEqual({ id: headers['webhook-id'], from: 'webhook-id', flowId: 'orders', triggerId: 'shop' })
+    expect(JSON.stringify(replay.body)).not.toContain('\\n')
     // the same id re-signed with a fresh timestamp is still the same message
     const resigned = standardHeaders(stdSecret, body, { id: headers['webhook-id'] as string, timestamp: Math.floor(Date.now() / 1000) + 1 })
     await refused('/webhooks/orders/shop', body, resigned, 409, 'WEBHOOK_REPLAYED')
@@ -212,7 +217,8 @@ describe('POST /webhooks/:flowId/:triggerId', () => {
     const first = await api.request('POST', '/webhooks/events/ce', event, { ...standardHeaders(stdSecret, event), 'content-type': 'application/cloudevents+json' })
     expect(first.status).toBe(200)
     // another webhook-id, the same event
-    await refused('/webhooks/events/ce', event, { ...standardHeaders(stdSecret, event), 'content-type': 'application/cloudevents+json' }, 409, 'WEBHOOK_REPLAYED')
+    const again = await refused('/webhooks/events/ce', event, { ...standardHeaders(stdSecret, event), 'content-type': 'application/cloudevents+json' }, 409, 'WEBHOOK_REPLAYED')
+    expect(again.body.error.details).toEqual({ id: 'ce-4', from: 'cloudevent', source: '/orders', flowId: 'events', triggerId: 'ce' })
   })
 
   it('passes the external event through the universal pipeline: a flow owner without consent is refused', async () => {

@@ -6,6 +6,7 @@ import {
   assertFreshTimestamp,
   type CloudEvent,
   DEFAULT_TOLERANCE_MS,
+  GITHUB_HEADERS,
   headerValue,
   isJsonMediaType,
   mediaType,
@@ -69,6 +70,20 @@ interface CompiledFlow {
   readonly triggers: ReadonlyMap<string, CompiledTrigger>
 }
 
+/** An id a replay would repeat: the sender's own id and where it came from, its cache key, and when it may be forgotten. */
+interface MessageId {
+  /** The key in the replay cache (scoped to the trigger when claimed). */
+  readonly key: string
+  /** The id as the sender sent it (`webhook-id`, `X-GitHub-Delivery`, the CloudEvent's `id`). */
+  readonly id: string
+  /** Where it came from: the header, or `cloudevent` for a CloudEvent's `source` + `id`. */
+  readonly from: string
+  /** The CloudEvent's `source`, for a CloudEvent id. */
+  readonly source?: string
+  /** When it may be forgotten, ms since the epoch. */
+  readonly expiresAt: number
+}
+
 /** Who sent a webhook, as its trigger's scheme established it. */
 interface Sender {
   /** Who the operation and the run act as (vouched for by the node, which authenticated the source). */
@@ -76,7 +91,7 @@ interface Sender {
   /** The rate-limit source. */
   readonly source: string
   /** Ids a replay would repeat, with when each may be forgotten. */
-  readonly ids: { readonly key: string; readonly expiresAt: number }[]
+  readonly ids: MessageId[]
 }
 
 const params = {
@@ -125,8 +140,6 @@ function webhookApiError(err: unknown, scheme: string | undefined): unknown {
     })
   }
   switch (name) {
-    case 'ReplayedWebhookError':
-      return new ApiError(409, WebhookErrorCode.REPLAYED, 'this webhook was already received', { id: e?.id })
     case 'InvalidCloudEventError':
       return new ValidationFailedError(e?.message ?? 'invalid CloudEvent', { attribute: e?.attribute, reason: e?.reason })
     case 'InvalidWebhookSecretError':
@@ -135,6 +148,17 @@ function webhookApiError(err: unknown, scheme: string | undefined): unknown {
     default:
       return err
   }
+}
+
+/** The 409 answer to a replay of `message` to `triggerId`: the sender's id (never the cache's internal key). */
+function replayedError(flowId: string, triggerId: string, message: MessageId): ApiError {
+  return new ApiError(409, WebhookErrorCode.REPLAYED, 'this webhook was already received', {
+    id: message.id,
+    from: message.from,
+    ...(message.source === undefined ? {} : { source: message.source }),
+    flowId,
+    triggerId
+  })
 }
 
 function executionIdOf(flowId: string, triggerId: string, key: string): string {
@@ -213,11 +237,15 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
     switch (trigger.auth.scheme) {
       case 'standard-webhooks': {
         const message = verifyStandardWebhook(await secretOf(trigger), request.headers, body, { toleranceMs, now })
-        return { actor: vouched, source: endpoint, ids: [{ key: `id:${message.id}`, expiresAt: message.validUntil }] }
+        return { actor: vouched, source: endpoint, ids: [{ key: `id:${message.id}`, id: message.id, from: STANDARD_WEBHOOKS_HEADERS.id, expiresAt: message.validUntil }] }
       }
       case 'github': {
         const delivery = verifyGitHubWebhook(await secretOf(trigger), request.headers, body)
-        return { actor: vouched, source: endpoint, ids: delivery.deliveryId === undefined ? [] : [{ key: `id:${delivery.deliveryId}`, expiresAt: now() + toleranceMs }] }
+        return {
+          actor: vouched,
+          source: endpoint,
+          ids: delivery.deliveryId === undefined ? [] : [{ key: `id:${delivery.deliveryId}`, id: delivery.deliveryId, from: GITHUB_HEADERS.delivery, expiresAt: now() + toleranceMs }]
+        }
       }
       case 'squid-token': {
         const caller = await ctx.authenticate(request)
@@ -226,7 +254,11 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
         const validUntil = rawTimestamp === undefined ? now() + toleranceMs : assertFreshTimestamp(parseUnixSeconds(rawTimestamp, STANDARD_WEBHOOKS_HEADERS.timestamp), { toleranceMs, now })
         const id = headerValue(request.headers, STANDARD_WEBHOOKS_HEADERS.id)
         // The API's authenticator verified the token (bearer tokens are reusable): the node vouches from here on.
-        return { actor: { did: caller.did, credentials: { vouchedBy: node.did } }, source: caller.did, ids: id === undefined ? [] : [{ key: `id:${id}`, expiresAt: validUntil }] }
+        return {
+          actor: { did: caller.did, credentials: { vouchedBy: node.did } },
+          source: caller.did,
+          ids: id === undefined ? [] : [{ key: `id:${id}`, id, from: STANDARD_WEBHOOKS_HEADERS.id, expiresAt: validUntil }]
+        }
       }
       default:
         throw new ApiError(500, WebhookErrorCode.MISCONFIGURED, `trigger ${trigger.id} has an unknown auth scheme`)
@@ -270,17 +302,20 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
     } catch (err) {
       throw webhookApiError(err, scheme)
     }
-    const ids = event.cloudEvent === undefined ? sender.ids : [...sender.ids, { key: `ce:${event.cloudEvent.source}\n${event.cloudEvent.id}`, expiresAt: now() + toleranceMs }]
+    const ce = event.cloudEvent
+    const ids: MessageId[] =
+      ce === undefined ? sender.ids : [...sender.ids, { key: `ce:${ce.source}\n${ce.id}`, id: ce.id, from: 'cloudevent', source: ce.source, expiresAt: now() + toleranceMs }]
     const claimed: string[] = []
-    try {
-      for (const { key, expiresAt } of ids) {
-        const scoped = `${flowId}\n${triggerId}\n${key}`
-        seen.claim(scoped, expiresAt)
-        claimed.push(scoped)
+    for (const message of ids) {
+      const scoped = `${flowId}\n${triggerId}\n${message.key}`
+      try {
+        seen.claim(scoped, message.expiresAt)
+      } catch (err) {
+        for (const key of claimed) seen.release(key)
+        if ((err as { name?: unknown } | null)?.name === 'ReplayedWebhookError') throw replayedError(flowId, triggerId, message)
+        throw webhookApiError(err, scheme)
       }
-    } catch (err) {
-      for (const key of claimed) seen.release(key)
-      throw webhookApiError(err, scheme)
+      claimed.push(scoped)
     }
 
     try {
