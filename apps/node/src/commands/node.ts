@@ -45,7 +45,20 @@ function addConfigOptions(command: Command): Command {
   for (const spec of CONFIG_KEYS) {
     if (spec.flag === undefined) continue
     const short = spec.key === 'dataDir' ? '-d, ' : spec.key === 'port' ? '-p, ' : ''
-    const placeholder = spec.key === 'dataDir' ? '<dir>' : spec.key === 'allowPrivateNetworks' ? '<cidrs>' : spec.valueText.startsWith('a duration') ? '<duration>' : `<${spec.key === 'logLevel' ? 'level' : spec.key === 'durability' ? 'mode' : spec.key}>`
+    const placeholder =
+      spec.key === 'dataDir'
+        ? '<dir>'
+        : spec.key === 'allowPrivateNetworks'
+          ? '<cidrs>'
+          : spec.valueText.startsWith('a duration')
+            ? '<duration>'
+            : spec.valueText.startsWith('a size')
+              ? '<size>'
+              : spec.valueText.startsWith('a number of requests per second')
+                ? '<per-second>'
+                : spec.valueText.startsWith('a whole number')
+                  ? '<n>'
+                  : `<${spec.key === 'logLevel' ? 'level' : spec.key === 'durability' ? 'mode' : spec.key}>`
     command.option(`${short}${spec.flag} ${placeholder}`, `${spec.description} (${spec.valueText}; default ${spec.defaultText})`)
   }
   return command
@@ -58,7 +71,8 @@ function configHelp(): string {
 Configuration: every key can be set in the YAML file, by environment variable and by flag;
 flags win over the environment, which wins over the file, which wins over the defaults. The
 file is --config, else $${CONFIG_ENV}, else <data-dir>/${DEFAULT_CONFIG_FILE} if it exists. Durations are
-milliseconds or a number with a unit: 500ms, 30s, 5m, 2h, 365d. A bad value or an unknown key
+milliseconds or a number with a unit: 500ms, 30s, 5m, 2h, 365d; sizes are bytes or a number
+with a unit: 512KiB, 1MiB (kb and mb are the same units). A bad value or an unknown key
 in the file is reported with its key and where it came from (exit 1, DaemonConfigError).
 
 ${renderTable(['key (file)', 'environment', 'flag', 'default'], rows)

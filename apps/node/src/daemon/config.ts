@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
+import { DEFAULT_SOURCE_BURST, DEFAULT_SOURCE_RATE_PER_SECOND, DEFAULT_TENANT_BURST, DEFAULT_TENANT_RATE_PER_SECOND, DEFAULT_TOLERANCE_MS } from '@qflow/webhooks'
 import { ALLOW_PRIVATE_NETWORKS_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SUBNET, PASSPHRASE_ENV } from '../node/constants.js'
+import { DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/constants.js'
+import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_WAIT_MS } from '../server/webhooks/constants.js'
 import {
   CONFIG_ENV,
   DEFAULT_ADMIN_TOKEN_TTL_MS,
@@ -13,9 +16,16 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   LOG_LEVELS,
   MAX_ADMIN_TOKEN_TTL_MS,
+  MAX_BODY_LIMIT,
+  MAX_HTTP_TIMEOUT_MS,
   MAX_SHUTDOWN_TIMEOUT_MS,
   MAX_STEP_TIMEOUT_MS,
+  MAX_WEBHOOK_RATE,
+  MAX_WEBHOOK_TOLERANCE_MS,
   MIN_ADMIN_TOKEN_TTL_MS,
+  MIN_BODY_LIMIT,
+  MIN_HTTP_TIMEOUT_MS,
+  MIN_WEBHOOK_TOLERANCE_MS,
   REDACTED
 } from './constants.js'
 import { ConfigFileError, DaemonConfigError } from './errors.js'
@@ -50,6 +60,26 @@ export interface DaemonConfig {
   defaultStepTimeout?: number
   /** Subnet of executions whose flow names none. */
   subnet: string
+  /** Largest API request body, bytes (webhooks have their own). */
+  bodyLimit: number
+  /** Longest the server waits for a whole request to arrive, ms. */
+  requestTimeout: number
+  /** Longest a route may take to answer, ms (504 `TIMEOUT` past it). */
+  handlerTimeout: number
+  /** Largest webhook body, bytes. */
+  webhookBodyLimit: number
+  /** How far a webhook's timestamp may be from the node's clock, ms. */
+  webhookTolerance: number
+  /** Webhooks per second one source (a trigger, or a token's identity) may send, sustained. */
+  webhookSourceRate: number
+  /** Webhooks one source may send at once (its bucket's size). */
+  webhookSourceBurst: number
+  /** Webhooks per second one tenant (a flow's `daoSubnet`) may receive, sustained. */
+  webhookTenantRate: number
+  /** Webhooks one tenant may receive at once. */
+  webhookTenantBurst: number
+  /** How long a `respond: on-completion` webhook waits for the run before answering 202, ms. */
+  webhookWaitTimeout: number
 }
 
 /** A configuration key. */
@@ -142,6 +172,56 @@ function durationIn(min: number, max: number): (value: unknown) => number {
     const ms = parseDuration(value)
     if (ms < min || ms > max) throw new ValueProblem(`must be from ${formatDuration(min)} to ${formatDuration(max)}, not ${formatDuration(ms)}`)
     return ms
+  }
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?$/i
+const UNIT_BYTES: Readonly<Record<string, number>> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 * 1024, mb: 1024 * 1024, mib: 1024 * 1024 }
+
+/**
+ * Parses a size: a number of bytes, or digits with a unit (`b`, `kb` or `KiB`, `mb` or `MiB`;
+ * case-insensitive, 1 KiB = 1,024 bytes), such as `256KiB` or `1mb`.
+ */
+export function parseSize(value: unknown): number {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) throw new ValueProblem(`must be a size (such as 65536, 256KiB, 1MiB), not ${value}`)
+    return value
+  }
+  const m = typeof value === 'string' ? SIZE.exec(value.trim()) : null
+  if (m === null) throw new ValueProblem(`must be a size (such as 65536, 256KiB, 1MiB), not ${JSON.stringify(value)}`)
+  return Math.round(Number(m[1]) * (UNIT_BYTES[(m[2] ?? 'b').toLowerCase()] as number))
+}
+
+/** Writes bytes as the largest whole unit (`1MiB`, `256KiB`, `1500`). */
+export function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)}MiB`
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024}KiB`
+  return String(bytes)
+}
+
+function sizeIn(min: number, max: number): (value: unknown) => number {
+  return (value) => {
+    const bytes = parseSize(value)
+    if (bytes < min || bytes > max) throw new ValueProblem(`must be from ${formatSize(min)} to ${formatSize(max)}, not ${formatSize(bytes)}`)
+    return bytes
+  }
+}
+
+function numberIn(min: number, max: number, integer: boolean): (value: unknown) => number {
+  return (value) => {
+    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN
+    const what = integer ? 'a whole number' : 'a number'
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new ValueProblem(`must be ${what}, not ${JSON.stringify(value)}`)
+    if (n < min || n > max) throw new ValueProblem(`must be ${what} from ${min} to ${max}, not ${n}`)
+    return n
+  }
+}
+
+function positive(parse: (value: unknown) => number): (value: unknown) => number {
+  return (value) => {
+    const n = parse(value)
+    if (n <= 0) throw new ValueProblem(`must be more than 0, not ${n}`)
+    return n
   }
 }
 
@@ -332,6 +412,116 @@ const RULES: readonly KeyRule[] = [
     valueText: "letters, digits, '.', '_', ':', '-'",
     fallback: () => DEFAULT_SUBNET,
     parse: parseSubnet
+  },
+  {
+    key: 'bodyLimit',
+    env: 'QFLOW_BODY_LIMIT',
+    flag: '--body-limit',
+    secret: false,
+    description: 'largest API request body (413 PAYLOAD_TOO_LARGE past it); webhooks have webhookBodyLimit',
+    defaultText: formatSize(DEFAULT_BODY_LIMIT),
+    valueText: `a size, ${formatSize(MIN_BODY_LIMIT)} to ${formatSize(MAX_BODY_LIMIT)}`,
+    fallback: () => DEFAULT_BODY_LIMIT,
+    parse: sizeIn(MIN_BODY_LIMIT, MAX_BODY_LIMIT)
+  },
+  {
+    key: 'requestTimeout',
+    env: 'QFLOW_REQUEST_TIMEOUT',
+    flag: '--request-timeout',
+    secret: false,
+    description: 'how long the server waits for a whole request (headers and body) to arrive',
+    defaultText: formatDuration(DEFAULT_REQUEST_TIMEOUT_MS),
+    valueText: `a duration, ${formatDuration(MIN_HTTP_TIMEOUT_MS)} to ${formatDuration(MAX_HTTP_TIMEOUT_MS)}`,
+    fallback: () => DEFAULT_REQUEST_TIMEOUT_MS,
+    parse: durationIn(MIN_HTTP_TIMEOUT_MS, MAX_HTTP_TIMEOUT_MS)
+  },
+  {
+    key: 'handlerTimeout',
+    env: 'QFLOW_HANDLER_TIMEOUT',
+    flag: '--handler-timeout',
+    secret: false,
+    description: 'how long a route may take to answer (504 TIMEOUT past it); bounds waits for results too',
+    defaultText: formatDuration(DEFAULT_HANDLER_TIMEOUT_MS),
+    valueText: `a duration, ${formatDuration(MIN_HTTP_TIMEOUT_MS)} to ${formatDuration(MAX_HTTP_TIMEOUT_MS)}, longer than webhookWaitTimeout`,
+    fallback: () => DEFAULT_HANDLER_TIMEOUT_MS,
+    parse: durationIn(MIN_HTTP_TIMEOUT_MS, MAX_HTTP_TIMEOUT_MS)
+  },
+  {
+    key: 'webhookBodyLimit',
+    env: 'QFLOW_WEBHOOK_BODY_LIMIT',
+    flag: '--webhook-body-limit',
+    secret: false,
+    description: 'largest webhook body (413 PAYLOAD_TOO_LARGE past it)',
+    defaultText: formatSize(DEFAULT_WEBHOOK_BODY_LIMIT),
+    valueText: `a size, ${formatSize(MIN_BODY_LIMIT)} to ${formatSize(MAX_BODY_LIMIT)}`,
+    fallback: () => DEFAULT_WEBHOOK_BODY_LIMIT,
+    parse: sizeIn(MIN_BODY_LIMIT, MAX_BODY_LIMIT)
+  },
+  {
+    key: 'webhookTolerance',
+    env: 'QFLOW_WEBHOOK_TOLERANCE',
+    flag: '--webhook-tolerance',
+    secret: false,
+    description: "how far a webhook's timestamp may be from the node's clock, either way (and how long its id is remembered against replays)",
+    defaultText: formatDuration(DEFAULT_TOLERANCE_MS),
+    valueText: `a duration, ${formatDuration(MIN_WEBHOOK_TOLERANCE_MS)} to ${formatDuration(MAX_WEBHOOK_TOLERANCE_MS)}`,
+    fallback: () => DEFAULT_TOLERANCE_MS,
+    parse: durationIn(MIN_WEBHOOK_TOLERANCE_MS, MAX_WEBHOOK_TOLERANCE_MS)
+  },
+  {
+    key: 'webhookSourceRate',
+    env: 'QFLOW_WEBHOOK_SOURCE_RATE',
+    flag: '--webhook-source-rate',
+    secret: false,
+    description: 'webhooks per second one source (a trigger, or a token identity) may send, sustained (429 past it)',
+    defaultText: String(DEFAULT_SOURCE_RATE_PER_SECOND),
+    valueText: `a number of requests per second, more than 0, at most ${MAX_WEBHOOK_RATE}`,
+    fallback: () => DEFAULT_SOURCE_RATE_PER_SECOND,
+    parse: positive(numberIn(0, MAX_WEBHOOK_RATE, false))
+  },
+  {
+    key: 'webhookSourceBurst',
+    env: 'QFLOW_WEBHOOK_SOURCE_BURST',
+    flag: '--webhook-source-burst',
+    secret: false,
+    description: 'webhooks one source may send at once, above its rate',
+    defaultText: String(DEFAULT_SOURCE_BURST),
+    valueText: `a whole number, 1 to ${MAX_WEBHOOK_RATE}`,
+    fallback: () => DEFAULT_SOURCE_BURST,
+    parse: numberIn(1, MAX_WEBHOOK_RATE, true)
+  },
+  {
+    key: 'webhookTenantRate',
+    env: 'QFLOW_WEBHOOK_TENANT_RATE',
+    flag: '--webhook-tenant-rate',
+    secret: false,
+    description: "webhooks per second all sources of one tenant (a flow's daoSubnet, else default) may send, sustained",
+    defaultText: String(DEFAULT_TENANT_RATE_PER_SECOND),
+    valueText: `a number of requests per second, more than 0, at most ${MAX_WEBHOOK_RATE}`,
+    fallback: () => DEFAULT_TENANT_RATE_PER_SECOND,
+    parse: positive(numberIn(0, MAX_WEBHOOK_RATE, false))
+  },
+  {
+    key: 'webhookTenantBurst',
+    env: 'QFLOW_WEBHOOK_TENANT_BURST',
+    flag: '--webhook-tenant-burst',
+    secret: false,
+    description: 'webhooks one tenant may receive at once, above its rate',
+    defaultText: String(DEFAULT_TENANT_BURST),
+    valueText: `a whole number, 1 to ${MAX_WEBHOOK_RATE}`,
+    fallback: () => DEFAULT_TENANT_BURST,
+    parse: numberIn(1, MAX_WEBHOOK_RATE, true)
+  },
+  {
+    key: 'webhookWaitTimeout',
+    env: 'QFLOW_WEBHOOK_WAIT_TIMEOUT',
+    flag: '--webhook-wait-timeout',
+    secret: false,
+    description: 'how long a respond: on-completion webhook waits for the run before answering 202 as on receipt',
+    defaultText: formatDuration(DEFAULT_WEBHOOK_WAIT_MS),
+    valueText: `a duration, 1ms to ${formatDuration(MAX_HTTP_TIMEOUT_MS)}, shorter than handlerTimeout`,
+    fallback: () => DEFAULT_WEBHOOK_WAIT_MS,
+    parse: durationIn(1, MAX_HTTP_TIMEOUT_MS)
   }
 ]
 
@@ -459,12 +649,30 @@ export async function resolveDaemonConfig(layers: ConfigLayers): Promise<Resolve
     if (chosen.value !== undefined) config[rule.key] = chosen.value
     sources[rule.key] = chosen.source
   }
-  return { config: config as unknown as DaemonConfig, sources: sources as Record<ConfigKey, ConfigValueSource>, file: file?.path }
+  const resolved = config as unknown as DaemonConfig
+  checkTogether(resolved, sources as Record<ConfigKey, ConfigValueSource>)
+  return { config: resolved, sources: sources as Record<ConfigKey, ConfigValueSource>, file: file?.path }
+}
+
+/**
+ * Checks the keys that bound one another: an on-completion webhook's wait must end before the
+ * handler timeout answers 504. The error names the key that was set (the weaker one when both were).
+ */
+function checkTogether(config: DaemonConfig, sources: Readonly<Record<ConfigKey, ConfigValueSource>>): void {
+  if (config.webhookWaitTimeout < config.handlerTimeout) return
+  const wait = sources.webhookWaitTimeout
+  const handler = sources.handlerTimeout
+  const rank: Readonly<Record<ConfigSource, number>> = { default: 0, file: 1, env: 2, flag: 3 }
+  const values = `webhookWaitTimeout ${formatDuration(config.webhookWaitTimeout)}, handlerTimeout ${formatDuration(config.handlerTimeout)}`
+  if (wait.source === 'default' || (handler.source !== 'default' && rank[handler.source] < rank[wait.source])) {
+    throw new DaemonConfigError('handlerTimeout', handler.source, handler.origin, `must be longer than webhookWaitTimeout, or on-completion webhooks answer 504 instead of 202 (${values}); set a shorter webhookWaitTimeout too`)
+  }
+  throw new DaemonConfigError('webhookWaitTimeout', wait.source, wait.origin, `must be shorter than handlerTimeout, or on-completion webhooks answer 504 instead of 202 (${values})`)
 }
 
 /**
  * The configuration as `qflow node config` prints it: secrets replaced by `[redacted]` (unset
- * ones stay `null`), durations in milliseconds, every key present.
+ * ones stay `null`), durations in milliseconds, sizes in bytes, every key present.
  */
 export function redactedConfig(config: DaemonConfig): Record<ConfigKey, unknown> {
   const out: Record<string, unknown> = {}
@@ -475,10 +683,22 @@ export function redactedConfig(config: DaemonConfig): Record<ConfigKey, unknown>
   return out as Record<ConfigKey, unknown>
 }
 
+const DURATION_KEYS: ReadonlySet<ConfigKey> = new Set([
+  'shutdownTimeout',
+  'adminTokenTtl',
+  'defaultStepTimeout',
+  'requestTimeout',
+  'handlerTimeout',
+  'webhookTolerance',
+  'webhookWaitTimeout'
+])
+const SIZE_KEYS: ReadonlySet<ConfigKey> = new Set(['bodyLimit', 'webhookBodyLimit'])
+
 /** One key's value as text for people (durations with their unit, lists comma-separated). */
 export function formatConfigValue(key: ConfigKey, value: unknown): string {
   if (value === null || value === undefined) return '-'
-  if ((key === 'shutdownTimeout' || key === 'adminTokenTtl' || key === 'defaultStepTimeout') && typeof value === 'number') return formatDuration(value)
+  if (DURATION_KEYS.has(key) && typeof value === 'number') return formatDuration(value)
+  if (SIZE_KEYS.has(key) && typeof value === 'number') return formatSize(value)
   if (Array.isArray(value)) return value.length === 0 ? '-' : value.join(',')
   return String(value)
 }

@@ -28,6 +28,27 @@ export const MAX_ADMIN_TOKEN_TTL_MS = 10 * 365 * 24 * 60 * 60_000
 /** Longest default step timeout accepted, ms (24 days: timers cannot wait longer). */
 export const MAX_STEP_TIMEOUT_MS = 24 * 24 * 60 * 60_000
 
+/** Smallest request body limit accepted, bytes (1 KiB). */
+export const MIN_BODY_LIMIT = 1024
+
+/** Largest request body limit accepted, bytes (64 MiB). */
+export const MAX_BODY_LIMIT = 64 * 1024 * 1024
+
+/** Shortest request or handler timeout accepted, ms. */
+export const MIN_HTTP_TIMEOUT_MS = 1_000
+
+/** Longest request or handler timeout accepted, ms (one hour). */
+export const MAX_HTTP_TIMEOUT_MS = 60 * 60_000
+
+/** Shortest webhook timestamp tolerance accepted, ms. */
+export const MIN_WEBHOOK_TOLERANCE_MS = 1_000
+
+/** Longest webhook timestamp tolerance accepted, ms (one day; replayed ids are remembered that long). */
+export const MAX_WEBHOOK_TOLERANCE_MS = 24 * 60 * 60_000
+
+/** Largest webhook rate (requests per second) or burst accepted. */
+export const MAX_WEBHOOK_RATE = 1_000_000
+
 /** Environment variable naming the configuration file when `--config` is not given. */
 export const CONFIG_ENV = 'QFLOW_CONFIG'
 

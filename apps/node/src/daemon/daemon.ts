@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { QflowNodeConfig } from '../node/config.js'
 import type { QflowNode } from '../node/node.js'
+import { REQUEST_HANDED_OVER_EVENT } from '../server/constants.js'
 import { ApiError, ApiErrorCode } from '../server/errors.js'
 import { type AdminToken, issueAdminTokenOnce } from './admin-token.js'
 import type { DaemonConfig } from './config.js'
@@ -20,12 +21,62 @@ export interface DaemonApiServer {
   close(): Promise<void>
 }
 
+/** A webhook token bucket: its sustained rate and its size. */
+export interface DaemonRateLimit {
+  /** Requests per second, sustained. */
+  readonly ratePerSecond: number
+  /** Requests at once. */
+  readonly burst: number
+}
+
+/** What the daemon makes its API server with: the logger and the server and webhook limits of its configuration. */
+export interface DaemonApiInit {
+  /** The structured logger. */
+  readonly logger: Logger
+  /** Largest request body, bytes (`bodyLimit`). */
+  readonly bodyLimit: number
+  /** Longest wait for a whole request, ms (`requestTimeout`). */
+  readonly requestTimeoutMs: number
+  /** Longest a route may take, ms (`handlerTimeout`). */
+  readonly handlerTimeoutMs: number
+  /** The webhook routes' limits. */
+  readonly webhooks: {
+    /** Largest webhook body, bytes (`webhookBodyLimit`). */
+    readonly bodyLimit: number
+    /** Timestamp tolerance, ms (`webhookTolerance`). */
+    readonly toleranceMs: number
+    /** Token buckets per source and per tenant (`webhookSourceRate`, `webhookSourceBurst`, `webhookTenantRate`, `webhookTenantBurst`). */
+    readonly rateLimit: { readonly source: DaemonRateLimit; readonly tenant: DaemonRateLimit }
+    /** How long an on-completion webhook waits, ms (`webhookWaitTimeout`). */
+    readonly waitTimeoutMs: number
+  }
+}
+
+/** The {@link DaemonApiInit} of a configuration (and the logger). */
+export function daemonApiInit(config: DaemonConfig, logger: Logger): DaemonApiInit {
+  return {
+    logger,
+    bodyLimit: config.bodyLimit,
+    requestTimeoutMs: config.requestTimeout,
+    handlerTimeoutMs: config.handlerTimeout,
+    webhooks: {
+      bodyLimit: config.webhookBodyLimit,
+      toleranceMs: config.webhookTolerance,
+      rateLimit: {
+        source: { ratePerSecond: config.webhookSourceRate, burst: config.webhookSourceBurst },
+        tenant: { ratePerSecond: config.webhookTenantRate, burst: config.webhookTenantBurst }
+      },
+      waitTimeoutMs: config.webhookWaitTimeout
+    }
+  }
+}
+
 /** What a daemon is composed of: how to make its node and its API server, and its logger. */
 export interface DaemonComponents {
   /** Makes the node (`createQflowNode`). */
   createNode(config: QflowNodeConfig): QflowNode
-  /** Makes the API server over the started node (`createApiServer`). */
-  createApiServer(node: QflowNode, init: { logger: Logger }): Promise<DaemonApiServer>
+  /** Makes the API server over the started node (`createApiServer`), with the configuration's limits. */
+  createApiServer(node: QflowNode, init: DaemonApiInit): Promise<DaemonApiServer>
   /** The structured logger. */
   readonly logger: Logger
   /** The `@qflow/node` version, recorded in `daemon.json`. */
@@ -129,7 +180,7 @@ class Daemon implements QflowDaemon {
       const unfinished = await store.log.listExecutions({ status: ['running', 'paused'] })
       log.info({ nodeDid: identity.did, adminDid: admin.did, firstStart: node.firstStart, resumed: unfinished.length }, 'node started')
 
-      const api = await components.createApiServer(node, { logger: log })
+      const api = await components.createApiServer(node, daemonApiInit(config, log))
       this.api = api
       this.guard(api.app)
       let bound: string
@@ -156,7 +207,7 @@ class Daemon implements QflowDaemon {
     }
   }
 
-  /** Counts requests in progress, and refuses new ones once draining. */
+  /** Counts requests in progress (an upgrade until it is handed over), and refuses new ones once draining. */
   private guard(app: FastifyInstance): void {
     app.addHook('onRequest', async (request, reply) => {
       if (this.draining) {
@@ -175,6 +226,10 @@ class Daemon implements QflowDaemon {
       }
       request.raw.once('close', finish)
       reply.raw.once('close', finish)
+      // An upgrade (a WebSocket) is a request until its socket is handed over, or closes: the
+      // response it was routed with is detached from the socket then and never closes.
+      request.raw.once(REQUEST_HANDED_OVER_EVENT, finish)
+      if (request.raw.headers.upgrade !== undefined) request.raw.socket?.once('close', finish)
     })
   }
 

@@ -54,3 +54,10 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-resource-policy': 'same-origin',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'"
 }
+
+/**
+ * Event emitted on a request's `IncomingMessage` (`request.raw`) once its connection is handed
+ * over to another protocol (an accepted WebSocket upgrade): the HTTP request is over, though the
+ * socket lives on. Whoever counts requests in progress stops counting it then.
+ */
+export const REQUEST_HANDED_OVER_EVENT = 'qflow:handed-over'

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CONFIG_KEYS, formatDuration, parseDuration, redactedConfig, resolveDaemonConfig } from '../../src/daemon/config.js'
+import { CONFIG_KEYS, formatDuration, formatSize, parseDuration, parseSize, redactedConfig, resolveDaemonConfig } from '../../src/daemon/config.js'
 import { DEFAULT_ADMIN_TOKEN_TTL_MS, DEFAULT_PORT, DEFAULT_SHUTDOWN_TIMEOUT_MS, REDACTED } from '../../src/daemon/constants.js'
 import { useTempDir, writeFiles } from '../fixtures/cli.js'
 
@@ -19,7 +19,17 @@ describe('resolveDaemonConfig', () => {
       durability: 'fsync',
       allowPrivateNetworks: [],
       adminTokenTtl: DEFAULT_ADMIN_TOKEN_TTL_MS,
-      subnet: 'default'
+      subnet: 'default',
+      bodyLimit: 1024 * 1024,
+      requestTimeout: 60_000,
+      handlerTimeout: 30_000,
+      webhookBodyLimit: 256 * 1024,
+      webhookTolerance: 300_000,
+      webhookSourceRate: 50,
+      webhookSourceBurst: 100,
+      webhookTenantRate: 500,
+      webhookTenantBurst: 1000,
+      webhookWaitTimeout: 25_000
     })
     for (const spec of CONFIG_KEYS) expect(sources[spec.key]).toEqual({ source: 'default', origin: 'default' })
   })
@@ -79,6 +89,40 @@ describe('resolveDaemonConfig', () => {
     expect(env.config.allowPrivateNetworks).toEqual(['10.0.0.0/8', '192.168.1.5'])
   })
 
+  it('parses the server and webhook limits (sizes, durations, rates and bursts) in every layer', async () => {
+    await writeFiles(tmp(), { 'c.yaml': 'bodyLimit: 2MiB\nwebhookBodyLimit: 65536\nwebhookSourceRate: 0.5\nwebhookTenantBurst: 20\nhandlerTimeout: 1m\n' })
+    const { config, sources } = await resolveDaemonConfig({
+      flags: { config: 'c.yaml', webhookTolerance: '90s', webhookSourceBurst: '3' },
+      env: { QFLOW_REQUEST_TIMEOUT: '2m', QFLOW_WEBHOOK_TENANT_RATE: '12', QFLOW_WEBHOOK_WAIT_TIMEOUT: '45s', QFLOW_BODY_LIMIT: '512kb' },
+      cwd: tmp()
+    })
+    expect(config).toMatchObject({
+      bodyLimit: 512 * 1024,
+      requestTimeout: 120_000,
+      handlerTimeout: 60_000,
+      webhookBodyLimit: 65_536,
+      webhookTolerance: 90_000,
+      webhookSourceRate: 0.5,
+      webhookSourceBurst: 3,
+      webhookTenantRate: 12,
+      webhookTenantBurst: 20,
+      webhookWaitTimeout: 45_000
+    })
+    expect(sources.bodyLimit).toEqual({ source: 'env', origin: 'QFLOW_BODY_LIMIT' })
+    expect(sources.webhookSourceBurst).toEqual({ source: 'flag', origin: '--webhook-source-burst' })
+    expect(sources.webhookSourceRate).toEqual({ source: 'file', origin: `${join(tmp(), 'c.yaml')}:3` })
+  })
+
+  it.each([
+    [{ flags: { webhookWaitTimeout: '30s' } }, 'webhookWaitTimeout', 'flag', '--webhook-wait-timeout'],
+    [{ env: { QFLOW_HANDLER_TIMEOUT: '10s' } }, 'handlerTimeout', 'env', 'QFLOW_HANDLER_TIMEOUT'],
+    [{ flags: { handlerTimeout: '20s' }, env: { QFLOW_WEBHOOK_WAIT_TIMEOUT: '20s' } }, 'webhookWaitTimeout', 'env', 'QFLOW_WEBHOOK_WAIT_TIMEOUT']
+  ] as const)('refuses %j: an on-completion webhook must stop waiting before the handler timeout (naming %s)', async (layers, key, source, origin) => {
+    const error = await resolveDaemonConfig({ flags: {}, env: {}, cwd: tmp(), ...layers }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'DaemonConfigError', key, source, origin })
+    expect((error as Error).message).toContain('handlerTimeout')
+  })
+
   it('ignores empty environment variables', async () => {
     const { config, sources } = await resolveDaemonConfig({ flags: {}, env: { QFLOW_PORT: '', QFLOW_PASSPHRASE: '' }, cwd: tmp() })
     expect(config.port).toBe(DEFAULT_PORT)
@@ -97,7 +141,20 @@ describe('resolveDaemonConfig', () => {
     [{ env: { QFLOW_ADMIN_TOKEN_TTL: '5s' } }, 'adminTokenTtl', 'env', 'QFLOW_ADMIN_TOKEN_TTL'],
     [{ env: { QFLOW_DURABILITY: 'memory' } }, 'durability', 'env', 'QFLOW_DURABILITY'],
     [{ env: { QFLOW_ALLOW_PRIVATE_NETWORKS: '10.0.0.0/33' } }, 'allowPrivateNetworks', 'env', 'QFLOW_ALLOW_PRIVATE_NETWORKS'],
-    [{ flags: { subnet: 'a b' } }, 'subnet', 'flag', '--subnet']
+    [{ flags: { subnet: 'a b' } }, 'subnet', 'flag', '--subnet'],
+    [{ flags: { bodyLimit: 'huge' } }, 'bodyLimit', 'flag', '--body-limit'],
+    [{ flags: { bodyLimit: '100' } }, 'bodyLimit', 'flag', '--body-limit'],
+    [{ env: { QFLOW_BODY_LIMIT: '1GiB' } }, 'bodyLimit', 'env', 'QFLOW_BODY_LIMIT'],
+    [{ env: { QFLOW_WEBHOOK_BODY_LIMIT: '-5' } }, 'webhookBodyLimit', 'env', 'QFLOW_WEBHOOK_BODY_LIMIT'],
+    [{ flags: { requestTimeout: '10ms' } }, 'requestTimeout', 'flag', '--request-timeout'],
+    [{ flags: { handlerTimeout: 'soon' } }, 'handlerTimeout', 'flag', '--handler-timeout'],
+    [{ env: { QFLOW_WEBHOOK_TOLERANCE: '2d' } }, 'webhookTolerance', 'env', 'QFLOW_WEBHOOK_TOLERANCE'],
+    [{ flags: { webhookSourceRate: '0' } }, 'webhookSourceRate', 'flag', '--webhook-source-rate'],
+    [{ flags: { webhookSourceRate: 'fast' } }, 'webhookSourceRate', 'flag', '--webhook-source-rate'],
+    [{ env: { QFLOW_WEBHOOK_SOURCE_BURST: '2.5' } }, 'webhookSourceBurst', 'env', 'QFLOW_WEBHOOK_SOURCE_BURST'],
+    [{ env: { QFLOW_WEBHOOK_TENANT_RATE: '-1' } }, 'webhookTenantRate', 'env', 'QFLOW_WEBHOOK_TENANT_RATE'],
+    [{ flags: { webhookTenantBurst: '0' } }, 'webhookTenantBurst', 'flag', '--webhook-tenant-burst'],
+    [{ flags: { webhookWaitTimeout: 'forever' } }, 'webhookWaitTimeout', 'flag', '--webhook-wait-timeout']
   ] as const)('refuses %j with a DaemonConfigError naming %s', async (layers, key, source, origin) => {
     const error = await resolveDaemonConfig({ flags: {}, env: {}, cwd: tmp(), ...layers }).catch((e: unknown) => e)
     expect(error).toMatchObject({ name: 'DaemonConfigError', key, source, origin })
@@ -160,6 +217,28 @@ describe('redactedConfig', () => {
   it('shows an unset secret as null', async () => {
     const { config } = await resolveDaemonConfig({ flags: {}, env: {}, cwd: tmp() })
     expect(redactedConfig(config).passphrase).toBeNull()
+  })
+})
+
+describe('sizes', () => {
+  it.each([
+    ['65536', 65_536],
+    ['512kb', 524_288],
+    ['256KiB', 262_144],
+    ['1mb', 1_048_576],
+    ['2 MiB', 2_097_152],
+    ['64k', 65_536],
+    [4096, 4096]
+  ] as const)('parses %j', (text, bytes) => {
+    expect(parseSize(text)).toBe(bytes)
+  })
+
+  it.each([['1 gig'], ['-5'], [''], [true], [1.5], ['kb']])('refuses %j', (value) => {
+    expect(() => parseSize(value)).toThrow(/size/)
+  })
+
+  it('formats with the largest whole unit', () => {
+    expect([formatSize(1_048_576), formatSize(262_144), formatSize(1500)]).toEqual(['1MiB', '256KiB', '1500'])
   })
 })
 

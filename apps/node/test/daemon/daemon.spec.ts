@@ -243,7 +243,17 @@ describe('qflow node config', () => {
       allowPrivateNetworks: [],
       adminTokenTtl: 365 * 86_400_000,
       defaultStepTimeout: null,
-      subnet: 'lab'
+      subnet: 'lab',
+      bodyLimit: 1_048_576,
+      requestTimeout: 60_000,
+      handlerTimeout: 30_000,
+      webhookBodyLimit: 262_144,
+      webhookTolerance: 300_000,
+      webhookSourceRate: 50,
+      webhookSourceBurst: 100,
+      webhookTenantRate: 500,
+      webhookTenantBurst: 1000,
+      webhookWaitTimeout: 25_000
     })
     expect(shown.sources.port).toEqual({ source: 'flag', origin: '--port' })
     expect(shown.sources.logLevel).toEqual({ source: 'env', origin: 'QFLOW_LOG_LEVEL' })
@@ -261,6 +271,8 @@ describe('qflow node config', () => {
     expect(text.stdout).toMatch(/^passphrase\s+\[redacted\]\s+env \(QFLOW_PASSPHRASE\)$/m)
     expect(text.stdout).toMatch(/^port\s+7070\s+default$/m)
     expect(text.stdout).toMatch(/^shutdownTimeout\s+10s\s+default$/m)
+    expect(text.stdout).toMatch(/^bodyLimit\s+1MiB\s+default$/m)
+    expect(text.stdout).toMatch(/^webhookTolerance\s+5m\s+default$/m)
     expect(`${json.stdout}${json.stderr}${text.stdout}${text.stderr}`).not.toContain(secret)
   })
 

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { decodeToken } from '@qflow/adapters-squid'
 import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { REQUEST_HANDED_OVER_EVENT } from '../constants.js'
 import type { ApiContext, Caller } from '../context.js'
 import { errorEnvelopeSchema } from '../envelope.js'
 import { ApiError, ApiErrorCode } from '../errors.js'
@@ -203,6 +204,8 @@ export function wsEndpoint(ctx: ApiContext, init: WsRoutesInit = {}): WsEndpoint
         // The socket is the WebSocket's from here: the response routing wrapped it in lets go.
         reply.raw.detachSocket(pending.socket as Socket)
         gateway.accept(request.raw, pending.socket, pending.head, subscriberOf(ctx, caller))
+        // The HTTP request is over: the socket is the WebSocket's, and no longer a request in progress.
+        request.raw.emit(REQUEST_HANDED_OVER_EVENT)
         return reply
       }
     })
