@@ -10,7 +10,7 @@ export const ExitCode = {
   unauthenticated: 3,
   /** The node refused the action to this identity (HTTP 403). */
   forbidden: 4,
-  /** The node has no such flow, version or execution (HTTP 404). */
+  /** The node has no such flow, version, execution, secret or grant (HTTP 404). */
   notFound: 5,
   /** The node could not be reached, or what answered is not a Qflow node. */
   unreachable: 6

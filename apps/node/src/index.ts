@@ -24,6 +24,7 @@
  * @packageDocumentation
  */
 export {
+  type AddGrantRequest,
   type ApiAnswer,
   ApiConflictError,
   type ApiErrorInit,
@@ -48,10 +49,14 @@ export {
   type FlowSummary,
   type FlowsApi,
   type FlowVersionRecord,
+  type GrantRecord,
+  type GrantRevokeResult,
+  type GrantsApi,
   type HealthStatus,
   InvalidApiUrlError,
   type ListExecutionsQuery,
   type ListFlowsQuery,
+  type ListGrantsQuery,
   type LogEntryRecord,
   type LogPage,
   type LogsQuery,
@@ -128,6 +133,7 @@ export {
 } from './node/secrets.js'
 export { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_WAIT_MS, WebhookErrorCode } from './server/webhooks/constants.js'
 export { type WebhookRoutesInit, webhookRoutes } from './server/webhooks/index.js'
+export { GRANTS_RESOURCE, type GrantView, grantRoutes, grantView } from './server/routes/grants.js'
 export { secretRoutes } from './server/webhooks/secrets.js'
 export { type PointerLocator, pointerLocator, pointerSegments, type SourcePosition } from './locate.js'
 export { createOutput, type Output, renderTable, type TableOptions } from './output.js'

@@ -6,6 +6,7 @@ import { registerFlowStoreCommands } from './commands/flow-store.js'
 import { registerKeyCommands } from './commands/key.js'
 import { registerNodeCommands } from './commands/node.js'
 import { registerRemoteFlowCommands } from './commands/remote-flow.js'
+import { registerGrantCommands } from './commands/remote-grant.js'
 import { registerLoginCommands } from './commands/remote-login.js'
 import { registerSecretCommands } from './commands/remote-secret.js'
 import { remoteErrorReport } from './commands/remote-target.js'
@@ -51,7 +52,12 @@ function packageVersion(): string {
 export function buildProgram(io: CliIo, outcome: CommandOutcome = { exitCode: ExitCode.ok }): Command {
   const program = new Command('qflow')
   program
-    .description('Qflow: run decentralized workflows on an embedded node, inspect and resume their executions, and validate, hash, sign, verify and diff flow definitions.')
+    .description(
+      'Qflow: run a node that serves the REST/WebSocket API (node start|status|config) and drive it from here: login, store and run flows and ' +
+        'follow their executions, store webhook signing secrets (secret), grant identities consent (grant), approve WebAssembly templates ' +
+        '(template). Or run flows on an embedded node in-process, inspect and resume their executions, and validate, hash, sign, verify and ' +
+        'diff flow definitions.'
+    )
     .version(packageVersion(), '-V, --version', 'print the qflow version')
     .option('--json', 'print results as JSON for scripts instead of text for people')
     .option('--verbose', `print stack traces with errors (also: ${DEBUG_ENV}=1)`)
@@ -75,13 +81,18 @@ Exit codes:
   2  usage error: unknown command or option, missing argument
   3  not logged in to a node, or the node refused the token (HTTP 401)
   4  the node refused the action to this identity (HTTP 403)
-  5  the node has no such flow, version or execution (HTTP 404)
+  5  the node has no such flow, version, execution, secret or grant (HTTP 404)
   6  the node cannot be reached
 
 Examples:
   $ qflow run flow.yaml --input '{"name":"Ada"}'
+  $ qflow node start
   $ qflow login --api http://127.0.0.1:7070 --token eyJ…
+  $ qflow flow create examples/flows/webhook-echo.yaml
   $ qflow exec start welcome --input '{"name":"Ada"}' --wait
+  $ qflow secret set webhook-echo-secret --generate
+  $ qflow grant add did:key:z6MkOwner… qflow:flow:webhook-echo --actions execute
+  $ qflow template list
   $ qflow exec list --status running
   $ qflow exec logs exec-1f0c…
   $ qflow resume
@@ -109,6 +120,7 @@ Examples:
   registerTemplateCommands(program, context)
   registerLoginCommands(program, context)
   registerSecretCommands(program, context)
+  registerGrantCommands(program, context)
   return program
 }
 

@@ -43,6 +43,19 @@ describe('runCli in-process', () => {
   })
 })
 
+describe('qflow --help', () => {
+  it('names the commands that talk to a node, and exit code 5 covers secrets and grants', async () => {
+    const io = memoryIo(REPO_ROOT)
+    expect(await runCli(['--help'], io)).toBe(ExitCode.ok)
+    const help = io.out.join('')
+    for (const command of ['secret', 'grant', 'template', 'node', 'login']) {
+      expect([command, new RegExp(`\\$ qflow ${command} `).test(help)]).toEqual([command, true])
+    }
+    expect(help).toMatch(/\(secret\)[\s\S]*\(grant\)[\s\S]*\(template\)/)
+    expect(help).toContain('5  the node has no such flow, version, execution, secret or grant (HTTP 404)')
+  })
+})
+
 describe('buildProgram', () => {
   it('records the exit code of a run in the outcome it is given', async () => {
     const io = memoryIo(REPO_ROOT, BROKEN_YAML)
@@ -52,7 +65,7 @@ describe('buildProgram', () => {
     expect(outcome.exitCode).toBe(ExitCode.invalid)
   })
 
-  it('has the run, resume, exec, flow, key, node, template, login, logout and secret commands with their subcommands', () => {
+  it('has the run, resume, exec, flow, key, node, template, login, logout, secret and grant commands with their subcommands', () => {
     const program = buildProgram(memoryIo(REPO_ROOT))
     const names = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())])
     expect(names).toEqual([
@@ -65,7 +78,8 @@ describe('buildProgram', () => {
       ['template', ['approve', 'revoke', 'list']],
       ['login', []],
       ['logout', []],
-      ['secret', ['set', 'list', 'delete']]
+      ['secret', ['set', 'list', 'delete']],
+      ['grant', ['add', 'list', 'revoke']]
     ])
   })
 })

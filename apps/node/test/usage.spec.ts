@@ -16,7 +16,12 @@ const COMMANDS = [
   ['template'],
   ['template', 'approve'],
   ['template', 'revoke'],
-  ['template', 'list']
+  ['template', 'list'],
+  ['secret'],
+  ['grant'],
+  ['grant', 'add'],
+  ['grant', 'list'],
+  ['grant', 'revoke']
 ]
 
 describe('qflow usage and exit codes', () => {

@@ -6,9 +6,13 @@ import type {
   ExecutionControlResult,
   ExecutionStateJson,
   ExecutionSummary,
+  AddGrantRequest,
   FlowSummary,
   FlowVersionRecord,
+  GrantRecord,
+  GrantRevokeResult,
   HealthStatus,
+  ListGrantsQuery,
   ListExecutionsQuery,
   ListFlowsQuery,
   LogPage,
@@ -148,6 +152,28 @@ export interface SecretsApi {
   delete(name: string): Promise<SecretDeleteResult>
 }
 
+/** The node's consent grants: `/api/v1/grants`. Every call needs `admin` on `qflow:node` (the admin identity has it). */
+export interface GrantsApi {
+  /**
+   * Grants `subject` `actions` on the resources `resource` matches (or, with `effect: 'deny'`,
+   * adds a deny rule): `POST /api/v1/grants`. Issued by the caller; in effect at once.
+   *
+   * @throws `ApiValidationError` for a malformed subject, pattern or action, or an expiry not in the future;
+   * `ApiConflictError` for a taken id, or a deny rule that would lock the admin identity out.
+   */
+  add(grant: AddGrantRequest): Promise<GrantRecord>
+  /** One page of grants, by id: `GET /api/v1/grants`. */
+  list(query?: ListGrantsQuery): Promise<Page<GrantRecord>>
+  /** Every grant matching `query`, page after page. */
+  listAll(query?: Omit<ListGrantsQuery, 'cursor'>): AsyncGenerator<GrantRecord>
+  /**
+   * Revokes a grant: `DELETE /api/v1/grants/:id`. In effect at once; the id is never reused.
+   *
+   * @throws `ApiNotFoundError` when no live grant has that id; `ApiConflictError` for the admin identity's own grant.
+   */
+  revoke(id: string, reason?: string): Promise<GrantRevokeResult>
+}
+
 /** A typed client of a Qflow node's REST API and event stream. */
 export interface QflowClient {
   /** The node's base URL (origin and any path before `/api/v1`), without a trailing slash. */
@@ -160,6 +186,8 @@ export interface QflowClient {
   readonly events: EventsApi
   /** Secrets (webhook signing secrets). */
   readonly secrets: SecretsApi
+  /** Consent grants (who may do what). */
+  readonly grants: GrantsApi
   /** `GET /health/live`: answers while the process runs. */
   live(): Promise<HealthStatus>
   /** `GET /health/ready`: answers once the node serves (503 `ApiServerError` before). */
@@ -228,6 +256,7 @@ class HttpQflowClient implements QflowClient {
   readonly executions: ExecutionsApi
   readonly events: EventsApi
   readonly secrets: SecretsApi
+  readonly grants: GrantsApi
   private readonly token: string | undefined
   private readonly timeoutMs: number
   private readonly fetchFn: typeof globalThis.fetch
@@ -246,6 +275,7 @@ class HttpQflowClient implements QflowClient {
       subscribe: (filter = {}, options = {}) => subscribeEvents({ api: this.api, ...(this.token === undefined ? {} : { token: this.token }) }, filter, options)
     }
     this.secrets = this.secretsApi()
+    this.grants = this.grantsApi()
   }
 
   async live(): Promise<HealthStatus> {
@@ -398,6 +428,25 @@ class HttpQflowClient implements QflowClient {
       },
       list: async () => (await this.request<{ items: SecretSummary[] }>('GET', secrets)).data.items,
       delete: async (name) => (await this.request<SecretDeleteResult>('DELETE', `${secrets}/${segment(name)}`)).data
+    }
+  }
+
+  private grantsApi(): GrantsApi {
+    const grants = `${API_PREFIX}/grants`
+    const list = async (query: ListGrantsQuery = {}): Promise<Page<GrantRecord>> => (await this.request<Page<GrantRecord>>('GET', grants, { query: { ...query } })).data
+    return {
+      add: async (grant) => (await this.request<GrantRecord>('POST', grants, { body: { ...grant } })).data,
+      list,
+      listAll: async function* (query = {}) {
+        let cursor: string | undefined
+        do {
+          const page = await list({ ...query, ...(cursor === undefined ? {} : { cursor }) })
+          yield* page.items
+          cursor = page.nextCursor
+        } while (cursor !== undefined)
+      },
+      revoke: async (id, reason) =>
+        (await this.request<GrantRevokeResult>('DELETE', `${grants}/${segment(id)}`, reason === undefined ? {} : { query: { reason } })).data
     }
   }
 

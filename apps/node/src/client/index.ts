@@ -21,6 +21,7 @@ export {
   type EventsApi,
   type ExecutionsApi,
   type FlowsApi,
+  type GrantsApi,
   normalizeApiUrl,
   type QflowClient,
   type QflowClientInit,
@@ -48,6 +49,7 @@ export {
 } from './errors.js'
 export { type EventStreamTarget, type EventSubscription, type SubscribeOptions, subscribeEvents } from './events.js'
 export type {
+  AddGrantRequest,
   EventFilter,
   ExecutionControlResult,
   ExecutionStateJson,
@@ -55,9 +57,12 @@ export type {
   ExecutionSummary,
   FlowSummary,
   FlowVersionRecord,
+  GrantRecord,
+  GrantRevokeResult,
   HealthStatus,
   ListExecutionsQuery,
   ListFlowsQuery,
+  ListGrantsQuery,
   LogEntryRecord,
   LogPage,
   LogsQuery,

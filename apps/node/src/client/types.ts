@@ -270,6 +270,72 @@ export interface SecretDeleteResult {
   deleted: true
 }
 
+/** A consent grant (or deny rule) as the node answers it. */
+export interface GrantRecord {
+  /** The grant id (never reused, even after revocation). */
+  id: string
+  /** Who: an identity (`did:key:…`), `*` (anyone), or a prefix ending in `*`. */
+  subject: string
+  /** What: a resource pattern (`qflow:flow:f1`, `qflow:flow:*`, `qflow:**`). */
+  resource: string
+  /** Which actions (`read`, `write`, `execute`, `admin`, `*`, …). */
+  actions: string[]
+  /** `allow`, or `deny` (a deny rule overrides every allow). */
+  effect: 'allow' | 'deny'
+  /** When it lapses, ms since the epoch; absent when it never does. */
+  expiresAt?: number
+  /** Whether it has lapsed (lapsed grants are kept, and listed, for a while). */
+  expired: boolean
+  /** The identity that issued it. */
+  grantedBy: string
+  /** Conditions it holds only under, when it has any. */
+  conditions?: Record<string, unknown>
+  /** Whether it carries its grantor's signature. */
+  signed: boolean
+}
+
+/** Body of `POST /api/v1/grants`. */
+export interface AddGrantRequest {
+  /** Who: an identity (`did:key:…`), `*` (anyone), or a prefix ending in `*` (`did:squid:alice:*`). */
+  subject: string
+  /** What: a resource pattern (`qflow:flow:<id>`, `qflow:flow:*`, `qflow:secret:<name>`, `qflow:**`). */
+  resource: string
+  /** Which actions: `read`, `write`, `execute`, `admin` (every action), `*`. */
+  actions: string[]
+  /** `allow` (default), or `deny`: a deny rule overrides every allow. */
+  effect?: 'allow' | 'deny'
+  /** When it lapses, ms since the epoch (in the future); never when absent. */
+  expiresAt?: number
+  /** The grant id (default a random UUID). */
+  id?: string
+}
+
+/** Filters and paging of `GET /api/v1/grants`. */
+export interface ListGrantsQuery {
+  /** Only the grants that apply to this identity (exactly, through `*`, or through a prefix). */
+  subject?: string
+  /** Only the grants whose pattern matches this resource. */
+  resource?: string
+  /** Only allows, or only deny rules. */
+  effect?: 'allow' | 'deny'
+  /** Include lapsed grants not purged yet (default true). */
+  includeExpired?: boolean
+  /** Largest page. */
+  limit?: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string
+}
+
+/** What revoking a grant answers. */
+export interface GrantRevokeResult {
+  /** The grant id. */
+  id: string
+  /** Always `true` (an unknown id is a 404 `ApiNotFoundError`). */
+  revoked: true
+  /** The grant that was revoked. */
+  grant: GrantRecord
+}
+
 /** A node health answer. */
 export interface HealthStatus {
   /** `live`; `ready` or `not-ready`. */

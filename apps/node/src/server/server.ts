@@ -29,6 +29,7 @@ import { createApiMetrics } from './metrics.js'
 import { buildOpenApiDocument, type DocumentedRoute, documentedRoutes } from './openapi.js'
 import { executionRoutes } from './routes/executions.js'
 import { flowRoutes } from './routes/flows.js'
+import { grantRoutes } from './routes/grants.js'
 import { openApiRoute, systemRoutes } from './routes/system.js'
 import { FLOW_DOCUMENT_SCHEMA } from './schemas.js'
 import { type WebhookRoutesInit, webhookRoutes } from './webhooks/index.js'
@@ -142,7 +143,7 @@ function responseSerializer(validate: boolean): (route: { schema: Record<string,
 }
 
 /**
- * Makes the node's REST API: `/api/v1` flows and executions, `/health/live`, `/health/ready`,
+ * Makes the node's REST API: `/api/v1` flows, executions and consent grants, `/health/live`, `/health/ready`,
  * `/metrics`, `/api/v1/openapi.json`, webhooks (`POST /webhooks/:flowId/:triggerId`), secrets
  * (`/api/v1/secrets`) and event subscriptions over WebSocket (`/api/v1/ws`), every answer in the envelope `{success, data | error,
  * timestamp, requestId}`. Authentication by sQuid bearer token, authorization through the node's
@@ -272,6 +273,7 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
     })
     await api.register(flowRoutes(runtime))
     await api.register(executionRoutes(runtime))
+    await api.register(grantRoutes(runtime))
     await api.register(openApiRoute(() => openApiDocument()))
   }
 
