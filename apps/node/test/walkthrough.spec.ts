@@ -12,14 +12,16 @@ import { type CliResult, qflow, REPO_ROOT } from './fixtures/cli.js'
 /**
  * The newcomer's walk of docs/operations.md ("First run"), every step a child process of
  * `dist/cli.js` (or of the example script) against a node started by `qflow node start` on a
- * temporary data directory: start, log in, create the example flows, run one and print its result,
+ * temporary data directory: start, log in, create the example flows and grant the webhook one's
+ * owner its run, run one and print its result,
  * watch it over the WebSocket, follow another's log, store a webhook secret, trigger the webhook
  * example with a signed request, see a forged one refused, stop with SIGTERM.
  */
 
 const TRIGGER_SCRIPT = join(REPO_ROOT, 'examples/api/trigger-webhook.mjs')
 const WELCOME = 'examples/flows/welcome.yaml'
-const WEBHOOK_ECHO = join(REPO_ROOT, 'examples/flows/webhook-echo.yaml')
+const WEBHOOK_ECHO_FILE = 'examples/flows/webhook-echo.yaml'
+const WEBHOOK_ECHO = join(REPO_ROOT, WEBHOOK_ECHO_FILE)
 const WELCOME_OUTPUT = { greeting: 'Hello, Ada! Glad you are here.', letters: 8, shouted: 'HELLO, ADA!' }
 const runFile = promisify(execFile)
 
@@ -89,6 +91,7 @@ describe('a first run, as docs/operations.md walks it', () => {
   let adminDid: string
   let welcomeRun: string
   let secret: string
+  let echoOwner: string
   const run = (args: readonly string[], input?: string) => qflow(args, { env, ...(input === undefined ? {} : { input }) })
   const countOf = async (flowId: string) => parsed<unknown[]>(await run(['--json', 'exec', 'list', '--flow', flowId])).length
 
@@ -136,20 +139,34 @@ describe('a first run, as docs/operations.md walks it', () => {
     expect(JSON.parse(await readFile(credentials, 'utf8'))).toMatchObject({ api: url, token, subject: adminDid })
   })
 
-  it('qflow flow create stores the example flows (the webhook one owned by the admin, who may run it)', async () => {
+  it('qflow flow create stores the example flows, and qflow grant add lets the webhook one’s owner run it', async () => {
     const welcome = await run(['flow', 'create', WELCOME])
     expect(welcome.code).toBe(0)
     expect(welcome.stdout).toMatch(/^examples\/flows\/welcome\.yaml: welcome@1\.0\.0 is revision 1 \(b\w+\)$/m)
 
-    // As the guide does with sed: the webhook run acts as the flow's owner, so the owner must hold
-    // `execute` on it on this node, and on a fresh node that is the admin identity.
-    const echo = (await readFile(WEBHOOK_ECHO, 'utf8')).replace(/^owner: .*$/m, `owner: ${adminDid}`)
-    const created = await run(['--json', 'flow', 'create', '-'], echo)
+    const created = await run(['flow', 'create', WEBHOOK_ECHO_FILE])
     expect(created.code).toBe(0)
-    expect(parsed<{ flowId: string; revision: number }[]>(created)).toMatchObject([{ flowId: 'webhook-echo', revision: 1 }])
-
+    expect(created.stdout).toMatch(/^examples\/flows\/webhook-echo\.yaml: webhook-echo@1\.0\.0 is revision 1 \(b\w+\)$/m)
     const listed = parsed<{ id: string }[]>(await run(['--json', 'flow', 'list', '--tag', 'onboarding']))
     expect(listed.map((f) => f.id).sort()).toEqual(['webhook-echo', 'welcome'])
+
+    // The webhook run acts as the flow's owner, and on a fresh node only the admin holds grants:
+    // the guide grants the owner (the file's `owner:`, which `qflow flow show` prints) `execute` on the flow.
+    const shown = await run(['flow', 'show', 'webhook-echo'])
+    const owner = /^owner\s+(did:key:\S+)$/m.exec(shown.stdout)?.[1] as string
+    echoOwner = owner
+    expect(owner).toBe(/^owner: (\S+)$/m.exec(await readFile(WEBHOOK_ECHO, 'utf8'))?.[1])
+    expect(owner).not.toBe(adminDid)
+    const granted = await run(['grant', 'add', owner, 'qflow:flow:webhook-echo', '--actions', 'execute'])
+    expect(granted.code).toBe(0)
+    expect(granted.stdout).toMatch(new RegExp(`^grant [0-9a-f-]{36}: ${owner} may execute on qflow:flow:webhook-echo \\(never expires\\)\n$`))
+    const grants = parsed<{ subject: string; resource: string; actions: string[] }[]>(await run(['--json', 'grant', 'list', '--resource', 'qflow:flow:webhook-echo']))
+    expect(grants.map((g) => [g.subject, g.resource, g.actions])).toEqual(
+      expect.arrayContaining([
+        [owner, 'qflow:flow:webhook-echo', ['execute']],
+        [adminDid, 'qflow:**', ['*']]
+      ])
+    )
   })
 
   it('qflow exec start --wait prints the result, while a WebSocket client receives the execution’s q.qflow.*.v1 events in order', async () => {
@@ -234,8 +251,9 @@ describe('a first run, as docs/operations.md walks it', () => {
     expect(lines[1]).toBe(`200: execution ${executionId} completed`)
 
     // What the node answered is what it stored, and the watcher saw it start by the webhook trigger.
-    const state = parsed<{ status: string; output: unknown }>(await run(['--json', 'exec', 'status', executionId]))
-    expect(state).toMatchObject({ status: 'completed', output: answer.data.output })
+    const state = parsed<{ status: string; output: unknown; actor: string }>(await run(['--json', 'exec', 'status', executionId]))
+    // It ran as the flow's owner, whom the grant above lets run it.
+    expect(state).toMatchObject({ status: 'completed', output: answer.data.output, actor: echoOwner })
     const startedEvent = await (watcher as Watcher).next((m) => m.subscription === 'hooks' && m.event?.type === 'q.qflow.exec.started.v1')
     expect(startedEvent.event?.data).toMatchObject({ executionId, flowId: 'webhook-echo', trigger: 'webhook:inbound' })
 
@@ -244,6 +262,9 @@ describe('a first run, as docs/operations.md walks it', () => {
     }).catch((err: { code: number; stdout: string; stderr: string }) => err)
     expect((replayed as { code: number }).code).toBe(1)
     expect((replayed as { stderr: string }).stderr).toContain('409 WEBHOOK_REPLAYED')
+    expect(JSON.parse((replayed as { stdout: string }).stdout.trim().split('\n').at(-1) as string)).toMatchObject({
+      error: { code: 'WEBHOOK_REPLAYED', details: { id: webhookId, from: 'webhook-id', flowId: 'webhook-echo', triggerId: 'inbound' } }
+    })
     expect(await countOf('webhook-echo')).toBe(1)
   })
 
