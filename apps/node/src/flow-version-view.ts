@@ -1,4 +1,5 @@
 import type { FlowVersion } from '@qflow/state'
+import { renderTable } from './output.js'
 
 /** A registry revision as the API answers it and the `flow` commands print it with `--json`. */
 export interface FlowVersionView {
@@ -31,4 +32,20 @@ export function flowVersionView(v: FlowVersion | FlowVersionView): FlowVersionVi
     actor: v.actor,
     ts: v.ts
   }
+}
+
+/** A flow's revisions as `flow history` prints them for people. */
+export function flowHistoryTable(versions: readonly (FlowVersion | FlowVersionView)[]): string {
+  return renderTable(
+    ['REVISION', 'ACTION', 'VERSION', 'HASH', 'ARCHIVED', 'TIME'],
+    versions.map((v) => [
+      String(v.revision),
+      v.rolledBackTo === undefined ? v.action : `${v.action} to ${v.rolledBackTo}`,
+      v.flowVersion,
+      v.flowHash,
+      v.archived ? 'yes' : 'no',
+      new Date(v.ts).toISOString()
+    ]),
+    { alignRight: [0] }
+  )
 }

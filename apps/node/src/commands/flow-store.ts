@@ -1,8 +1,7 @@
 import type { FlowVersion } from '@qflow/state'
 import { type Command, InvalidArgumentError } from 'commander'
-import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
-import { flowVersionView } from '../flow-version-view.js'
+import { flowHistoryTable, flowVersionView } from '../flow-version-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
 import { remoteFlowHistory, remoteFlowRollback } from './remote-flow.js'
 import { addApiOption, clientFor, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, resolveTarget } from './remote-target.js'
@@ -30,20 +29,7 @@ export function registerFlowStoreCommands(flow: Command, context: CommandContext
       await withNode(readOnly(options), async (node) => {
         const versions: FlowVersion[] = []
         for await (const v of node.parts.store.flows.history(id)) versions.push(v)
-        output.result(versions.map(flowVersionView), () =>
-          renderTable(
-            ['REVISION', 'ACTION', 'VERSION', 'HASH', 'ARCHIVED', 'TIME'],
-            versions.map((v) => [
-              String(v.revision),
-              v.rolledBackTo === undefined ? v.action : `${v.action} to ${v.rolledBackTo}`,
-              v.flowVersion,
-              v.flowHash,
-              v.archived ? 'yes' : 'no',
-              new Date(v.ts).toISOString()
-            ]),
-            { alignRight: [0] }
-          )
-        )
+        output.result(versions.map(flowVersionView), () => flowHistoryTable(versions))
       })
     })
 

@@ -7,7 +7,7 @@ import { loadFlowFile } from '../flow-file.js'
 import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { parseCount } from './remote-exec.js'
-import { flowVersionView } from '../flow-version-view.js'
+import { flowHistoryTable, flowVersionView } from '../flow-version-view.js'
 import { LIST_PAGE_LIMIT } from './remote-constants.js'
 import { addApiOption, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
 
@@ -20,20 +20,7 @@ const iso = (ts: number): string => new Date(ts).toISOString()
 export async function remoteFlowHistory(context: CommandContext, command: Command, client: QflowClient, id: string): Promise<void> {
   const output = context.output(command)
   const versions = await client.flows.history(id)
-  output.result(versions.map(flowVersionView), () =>
-    renderTable(
-      ['REVISION', 'ACTION', 'VERSION', 'HASH', 'ARCHIVED', 'TIME'],
-      versions.map((v) => [
-        String(v.revision),
-        v.rolledBackTo === undefined ? v.action : `${v.action} to ${v.rolledBackTo}`,
-        v.flowVersion,
-        v.flowHash,
-        v.archived ? 'yes' : 'no',
-        iso(v.ts)
-      ]),
-      { alignRight: [0] }
-    )
-  )
+  output.result(versions.map(flowVersionView), () => flowHistoryTable(versions))
 }
 
 /** `qflow flow rollback` against a node. */
