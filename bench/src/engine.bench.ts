@@ -1,6 +1,19 @@
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { benchNode, threeStepFlow } from './fixtures/engine-env.js'
 import { type Measurement, percentile } from './harness.js'
+
+/** CPU time of the main thread so far, µs (Linux: /proc; undefined elsewhere). */
+function mainThreadCpuUs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+    // utime and stime (fields 14 and 15 of stat), in clock ticks of 10 ms
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return undefined
+  }
+}
 
 async function throughput(durability: 'batched' | 'fsync', total: number, concurrency: number): Promise<Measurement> {
   const node = await benchNode(durability)
@@ -18,6 +31,7 @@ async function throughput(durability: 'batched' | 'fsync', total: number, concur
     const latencies: number[] = []
     let next = 0
     const cpu0 = process.cpuUsage()
+    const main0 = mainThreadCpuUs()
     const elu0 = performance.eventLoopUtilization()
     const started = performance.now()
     await Promise.all(
@@ -27,6 +41,7 @@ async function throughput(durability: 'batched' | 'fsync', total: number, concur
     )
     const elapsed = performance.now() - started
     const cpu = process.cpuUsage(cpu0)
+    const main1 = mainThreadCpuUs()
     latencies.sort((a, b) => a - b)
     const steps = total * 3
     return {
@@ -37,6 +52,12 @@ async function throughput(durability: 'batched' | 'fsync', total: number, concur
       opsPerSec: (total * 1000) / elapsed,
       extra: {
         cpuUsPerStep: (cpu.user + cpu.system) / steps,
+        // where an execution's CPU goes: the event loop's thread, and every other thread (the
+        // signing and signature-checking workers, V8's GC helpers, libuv's pool)
+        cpuUsPerExec: (cpu.user + cpu.system) / total,
+        ...(main0 === undefined || main1 === undefined
+          ? {}
+          : { mainThreadCpuUsPerExec: (main1 - main0) / total, otherThreadsCpuUsPerExec: (cpu.user + cpu.system - (main1 - main0)) / total }),
         // share of the time the event loop was busy: how close the single JS thread is to its limit
         eventLoopBusy: performance.eventLoopUtilization(elu0).utilization,
         ...(durability === 'batched' ? { targetExecPerSec: 2000 } : {})
