@@ -584,6 +584,8 @@ class QflowEngine implements Engine {
           kind: 'execution',
           owner: exec.state.actor,
           subnet: exec.state.subnet,
+          // A put replaces the record: the name it was started with stays searchable.
+          name: exec.graph.flow.name ?? exec.state.flowId,
           status: result.status,
           contentHash: exec.state.flowHash,
           createdAt: exec.state.startedAt,

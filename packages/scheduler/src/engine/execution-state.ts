@@ -72,6 +72,8 @@ export interface ExecutionState {
   steps: Record<string, StepRecord>
   tokens: Record<string, TokenRecord>
   joins: Record<string, JoinRecord>
+  /** Tokens a join cancelled, with when: entries their steps wrote afterwards change nothing. */
+  cancelled?: Record<string, number>
   /** Set when the last path ended: the terminal entry the engine must append. */
   ending?: { status: 'completed' | 'failed'; output?: unknown; error?: ErrorInfo }
   output?: unknown
@@ -159,9 +161,14 @@ export function initialState(executionId: string, graph: FlowGraph, entry: State
   return state
 }
 
-function token(state: ExecutionState, id: string, seq: number): TokenRecord {
+/**
+ * The active token an entry is about, or `undefined` when a join cancelled it before the entry was
+ * written (its step was already running and settled after the join moved on: the entry is kept
+ * and changes nothing). Any other unknown token means the log does not fit the flow.
+ */
+function token(state: ExecutionState, id: string, seq: number): TokenRecord | undefined {
   const t = state.tokens[id]
-  if (t === undefined) throw new InconsistentLogError(seq, `no active token ${id}`)
+  if (t === undefined && state.cancelled?.[id] === undefined) throw new InconsistentLogError(seq, `no active token ${id}`)
   return t
 }
 
@@ -176,6 +183,8 @@ function cancelDescendants(state: ExecutionState, parent: string, at: number): v
     }
     delete state.tokens[t.id]
     delete state.joins[t.id]
+    state.cancelled ??= {}
+    state.cancelled[t.id] = at
   }
 }
 
@@ -254,6 +263,7 @@ export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: State
       const p = entry.payload as DispatchedPayload
       const stepId = entry.stepId as string
       const t = token(state, p.token, entry.seq)
+      if (t === undefined) return state
       const step = graph.step(stepId)
       t.stepId = stepId
       const record: StepRecord = {
@@ -290,6 +300,7 @@ export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: State
       const p = entry.payload as CompletedPayload
       const stepId = entry.stepId as string
       const t = token(state, p.token, entry.seq)
+      if (t === undefined) return state
       const previous = state.steps[stepId]
       state.steps[stepId] = {
         status: 'succeeded',
@@ -306,6 +317,7 @@ export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: State
       const p = entry.payload as FailedPayload
       const stepId = entry.stepId as string
       const t = token(state, p.token, entry.seq)
+      if (t === undefined) return state
       const previous = state.steps[stepId]
       const record: StepRecord = {
         status: p.retryAt === undefined ? 'failed' : 'retry-wait',

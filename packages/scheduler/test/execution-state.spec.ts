@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { applyEntry, initialState, type StateEntry } from '../src/engine/execution-state.js'
+import type { EngineFlow } from '../src/engine/flow-model.js'
+import { buildFlowGraph } from '../src/engine/graph.js'
+
+const flow = {
+  id: 'fan',
+  name: 'fan',
+  version: '1.0.0',
+  owner: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK',
+  steps: [
+    { id: 'split', type: 'parallel', branches: [['a1'], ['b1']], join: 'any' },
+    { id: 'a1', type: 'task', action: 'data.transform', params: { expression: '1' } },
+    { id: 'b1', type: 'task', action: 'slow', params: {} },
+    { id: 'after', type: 'task', action: 'data.transform', params: { expression: '2' } }
+  ]
+} as unknown as EngineFlow
+
+describe('execution state', () => {
+  const graph = buildFlowGraph(flow, 'hash')
+  let seq = 0
+  const entry = (kind: string, payload: unknown, stepId?: string): StateEntry => ({ seq: seq++, kind, ts: 1_000 + seq, payload, ...(stepId === undefined ? {} : { stepId, attempt: 1 }) })
+
+  it('keeps a branch step’s late result, written after an any-join cancelled its branch, without changing anything', () => {
+    seq = 0
+    const state = initialState('x', graph, entry('started', { flowId: 'fan', flowVersion: '1.0.0', flowHash: 'hash', actor: flow.owner, subnet: 'default', input: null }))
+    applyEntry(state, graph, entry('step-dispatched', { token: 't', idempotencyKey: 'x:split:1' }, 'split'))
+    applyEntry(state, graph, entry('step-dispatched', { token: 't/split.1', idempotencyKey: 'x:b1:1' }, 'b1'))
+    applyEntry(state, graph, entry('step-completed', { token: 't/split.0', idempotencyKey: 'x:a1:1', output: 1 }, 'a1'))
+    // The join needed one branch: b1's branch is cancelled and the flow goes on at `after`.
+    expect(state.steps['b1']?.status).toBe('cancelled')
+    expect(state.tokens['t']).toMatchObject({ stepId: 'after', state: 'ready' })
+    expect(Object.keys(state.cancelled ?? {})).toEqual(['t/split.1'])
+    // b1 was already running and its result was logged after the join: it changes nothing.
+    const before = structuredClone(state)
+    applyEntry(state, graph, entry('step-completed', { token: 't/split.1', idempotencyKey: 'x:b1:1', output: 'late' }, 'b1'))
+    expect({ ...state, seq: 0, updatedAt: 0 }).toEqual({ ...before, seq: 0, updatedAt: 0 })
+    applyEntry(state, graph, entry('step-failed', { token: 't/split.1', idempotencyKey: 'x:b1:1', error: { name: 'Error', message: 'late' } }, 'b1'))
+    expect(state.steps['b1']?.status).toBe('cancelled')
+    applyEntry(state, graph, entry('step-completed', { token: 't', idempotencyKey: 'x:after:1', output: 2 }, 'after'))
+    expect(state.ending).toEqual({ status: 'completed', output: 2 })
+  })
+
+  it('still refuses an entry for a token that never existed (InconsistentLogError)', () => {
+    seq = 0
+    const state = initialState('y', graph, entry('started', { flowId: 'fan', flowVersion: '1.0.0', flowHash: 'hash', actor: flow.owner, subnet: 'default', input: null }))
+    expect(() => applyEntry(state, graph, entry('step-completed', { token: 't/split.7', idempotencyKey: 'y:b1:1', output: 1 }, 'b1'))).toThrow(
+      expect.objectContaining({ name: 'InconsistentLogError' })
+    )
+  })
+})
