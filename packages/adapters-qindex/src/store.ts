@@ -6,6 +6,9 @@ import { RECORD_COLUMNS, type SqlStatement } from './query-sql.js'
 import { migrate } from './schema.js'
 import type { StoredRecord } from './validate.js'
 
+/** The stored `tags` of a record without tags. */
+const NO_TAGS = '[]'
+
 /** Why a history entry was written. */
 export type IndexHistoryChange = 'put' | 'archive' | 'delete' | 'rebuild'
 
@@ -215,7 +218,7 @@ export class IndexStore {
         this.insertText.run(rid, name, description)
       }
       if (oldTags === stored.tagsJson && oldUpdatedAt === r.updatedAt) writeTags = false
-      else this.clearTags.run(rid)
+      else if (oldTags !== NO_TAGS) this.clearTags.run(rid) // a record without tags has no rows to clear
     }
     if (writeTags) for (const tag of r.tags ?? []) this.insertTag.run(tag, r.updatedAt, r.key, rid)
     this.insertHistory.run(r.key, change, recordedAt, JSON.stringify(r))
