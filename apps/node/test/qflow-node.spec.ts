@@ -77,6 +77,9 @@ describe('createQflowNode', () => {
     await first.parts.engine.createFlow(twoStepFlow('indexed', 1) as never, await first.asAdmin())
     const result = await first.parts.engine.run('indexed', { n: 2 }, await first.asAdmin())
     expect(result).toMatchObject({ status: 'completed', output: 6 })
+    // Indexed as it changes: the finished execution keeps the flow's name it was started under.
+    expect(await first.parts.qindex.get(result.executionId)).toMatchObject({ kind: 'execution', status: 'completed', name: 'indexed' })
+    expect((await first.parts.qindex.query({ text: 'indexed', kind: 'execution' })).items.map((r) => r.key)).toEqual([result.executionId])
     await first.stop()
     await rm(join(dataDir, 'index.sqlite'), { force: true })
     const again = await open({ dataDir })
