@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
 import { create as createDigest, equals as digestEquals } from 'multiformats/hashes/digest'
@@ -23,7 +23,7 @@ const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 const ASCII = /^[\x00-\x7f]*$/
 
 function sha256(bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+  return hash('sha256', bytes, 'buffer')
 }
 
 function base64NoPad(bytes: Uint8Array): string {
@@ -128,7 +128,7 @@ export interface SignableBlock {
   /** The dag-json bytes of the value without its signature: what is signed. */
   readonly bytes: Uint8Array
   /** The block of the value with `signature` added, built from the same text (no second encode). */
-  withSignature(signature: Uint8Array): Block
+  withSignature(signature: unknown): Block
 }
 
 /**
@@ -159,7 +159,9 @@ export function signableBlock(unsigned: Readonly<Record<string, unknown>>): Sign
   return {
     bytes,
     withSignature(signature) {
-      const member = `${hasHead ? ',' : ''}"signature":{"/":{"bytes":"${base64NoPad(signature)}"}}${hasTail ? ',' : ''}`
+      const value = fastJson(signature)
+      if (value === undefined) return encodeBlock({ ...unsigned, signature })
+      const member = `${hasHead ? ',' : ''}"signature":${value}${hasTail ? ',' : ''}`
       const rest = hasHead && hasTail ? cut + 1 : cut
       const signed = Buffer.concat([bytes.subarray(0, cut), Buffer.from(member, 'latin1'), bytes.subarray(rest)])
       return { cid: CID.createV1(dagJson.code, createDigest(SHA2_256, sha256(signed))), bytes: signed }

@@ -2,6 +2,7 @@ import type { EncryptedEnvelope, EncryptionBinding } from '@qflow/pipeline'
 import type { CID } from 'multiformats/cid'
 import { asCid } from './codec.js'
 import { LOG_ENTRY_PURPOSE, MAX_ID_LENGTH } from './constants.js'
+import type { BatchSignature } from './entry-signer.js'
 import { InvalidInputError } from './errors.js'
 import type { AppendInput, ExecutionHead, ExecutionStatus, LogEntryBlock } from './state-store.js'
 
@@ -76,17 +77,31 @@ function asEnvelope(value: unknown): EncryptedEnvelope | undefined {
   return value as unknown as EncryptedEnvelope
 }
 
+function isBatchSignature(value: unknown): value is BatchSignature {
+  if (!isRecord(value)) return false
+  const { index, path, size, value: signature } = value
+  return (
+    Number.isSafeInteger(index) &&
+    Number.isSafeInteger(size) &&
+    (index as number) >= 0 &&
+    (index as number) < (size as number) &&
+    path instanceof Uint8Array &&
+    signature instanceof Uint8Array
+  )
+}
+
 /** Reads a decoded block as a log entry, or `undefined` when it is not one. */
 export function parseEntryBlock(value: unknown): LogEntryBlock | undefined {
   if (!isRecord(value)) return undefined
   const { v, seq, prev, executionId, subnet, kind, stepId, attempt, payload, actor, ts, signature } = value
-  if (v !== 1 || !Number.isSafeInteger(seq) || (seq as number) < 0) return undefined
+  if ((v !== 1 && v !== 2) || !Number.isSafeInteger(seq) || (seq as number) < 0) return undefined
   const prevCid = prev === null ? null : asCid(prev)
   if (prevCid === undefined) return undefined
   if (typeof executionId !== 'string' || typeof subnet !== 'string' || typeof kind !== 'string' || typeof actor !== 'string') return undefined
   if (stepId !== undefined && typeof stepId !== 'string') return undefined
   if (attempt !== undefined && !Number.isSafeInteger(attempt)) return undefined
-  if (!Number.isSafeInteger(ts) || !(signature instanceof Uint8Array)) return undefined
+  if (!Number.isSafeInteger(ts)) return undefined
+  if (v === 1 ? !(signature instanceof Uint8Array) : !isBatchSignature(signature)) return undefined
   const envelope = asEnvelope(payload)
   if (envelope === undefined) return undefined
   return value as unknown as LogEntryBlock

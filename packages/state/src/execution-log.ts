@@ -3,7 +3,7 @@ import type { IdentityVerifier, Qlock, Signer } from '@qflow/pipeline'
 import { Key } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 import { bytesMatchCid, canonicalBlockBytes, decodeBlock, signableBlock } from './codec.js'
-import { HEADS_PREFIX, LOG_ENTRY_VERSION } from './constants.js'
+import { HEADS_PREFIX, LOG_ENTRY_VERSION, VERIFIED_BATCHES_KEPT } from './constants.js'
 import {
   assertAppendInput,
   assertId,
@@ -15,6 +15,7 @@ import {
   parseHeadRecord,
   unsignedEntry
 } from './entry.js'
+import { batchSignedMessage, EntrySigner, leafHash, rootFromProof } from './entry-signer.js'
 import {
   CorruptRecordError,
   ExecutionExistsError,
@@ -77,9 +78,13 @@ export class HashLinkedExecutionLog implements ExecutionLog {
   private readonly ctx: ExecutionLogContext
   private readonly heads = new Map<string, HeadState>()
   private readonly locks = new Map<string, Promise<void>>()
+  private readonly signer: EntrySigner
+  /** Batch signatures already checked, by actor, root and signature: entries of one batch share one. */
+  private readonly verifiedBatches = new Map<string, true>()
 
   constructor(ctx: ExecutionLogContext) {
     this.ctx = ctx
+    this.signer = new EntrySigner(ctx.signer)
   }
 
   append(executionId: string, input: AppendInput): Promise<AppendResult> {
@@ -328,7 +333,7 @@ export class HashLinkedExecutionLog implements ExecutionLog {
       v: LOG_ENTRY_VERSION
     }
     const signable = signableBlock(unsigned)
-    const block = signable.withSignature(await this.ctx.signer.sign(signable.bytes))
+    const block = signable.withSignature(await this.signer.sign(signable.bytes))
     const status = nextStatus(tip?.status, input.kind)
     const next: ExecutionHead = {
       executionId,
@@ -425,16 +430,36 @@ export class HashLinkedExecutionLog implements ExecutionLog {
   }
 
   private async checkSignature({ cid, entry }: CheckedEntry): Promise<void> {
+    const signed = canonicalBlockBytes(unsignedEntry(entry))
+    const { signature } = entry
     let valid = false
     let cause: unknown
+    let detail = `not signed by ${entry.actor}`
     try {
-      valid = await this.ctx.verifier.verifySignature(entry.actor, canonicalBlockBytes(unsignedEntry(entry)), entry.signature)
+      if (signature instanceof Uint8Array) {
+        valid = await this.ctx.verifier.verifySignature(entry.actor, signed, signature)
+      } else {
+        const root = rootFromProof(leafHash(signed), signature.index, signature.size, signature.path)
+        if (root === undefined) {
+          detail = `its inclusion proof does not fit a batch of ${signature.size} at index ${signature.index}`
+        } else {
+          const key = `${entry.actor} ${Buffer.from(root).toString('base64')} ${Buffer.from(signature.value).toString('base64')}`
+          valid = this.verifiedBatches.has(key) || (await this.ctx.verifier.verifySignature(entry.actor, batchSignedMessage(root), signature.value))
+          if (valid) this.rememberBatch(key)
+        }
+      }
     } catch (err) {
       cause = err
     }
     if (!valid) {
-      throw new LogIntegrityError({ executionId: entry.executionId, seq: entry.seq, reason: 'bad-signature', cid: cid.toString(), detail: `not signed by ${entry.actor}`, cause })
+      throw new LogIntegrityError({ executionId: entry.executionId, seq: entry.seq, reason: 'bad-signature', cid: cid.toString(), detail, cause })
     }
+  }
+
+  private rememberBatch(key: string): void {
+    this.verifiedBatches.delete(key)
+    this.verifiedBatches.set(key, true)
+    if (this.verifiedBatches.size > VERIFIED_BATCHES_KEPT) this.verifiedBatches.delete(this.verifiedBatches.keys().next().value as string)
   }
 
   /** Decrypts an entry's payload under its binding. */

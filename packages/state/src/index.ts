@@ -48,10 +48,13 @@ export {
   DEFAULT_DATA_DIR,
   DEFAULT_DURABILITY,
   DEFAULT_SUBNET,
+  LOG_BATCH_SIGNATURE_CONTEXT,
   LOG_ENTRY_PURPOSE,
-  LOG_ENTRY_VERSION
+  LOG_ENTRY_VERSION,
+  MAX_SIGNATURE_BATCH
 } from './constants.js'
 export { createStateStore, stateStore } from './create-state-store.js'
+export { type BatchSignature, batchSignedMessage, leafHash, merkleTree, rootFromProof } from './entry-signer.js'
 export {
   CorruptRecordError,
   ExecutionExistsError,

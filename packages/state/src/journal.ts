@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { SYNC_TIME_WEIGHT } from './constants.js'
 import { StoreFailedError, StoreNotStartedError } from './errors.js'
 import type { CompactionReport, SegmentLog, Transaction } from './segment-log.js'
 
@@ -27,7 +28,8 @@ interface Pending {
  * Group commit over the segment log. A transaction is acknowledged once its frame is written to
  * the active segment and the segment fdatasync'ed; it is then applied to the in-memory index and
  * records. Transactions that arrive while a batch is being made durable share the next
- * fdatasync; in `batched` mode a batch also waits up to `batchDelayMs` (or `batchMaxEntries`).
+ * fdatasync; in `batched` mode a batch also waits up to `batchDelayMs` (or `batchMaxEntries`), but
+ * no longer than fdatasync has lately been taking.
  * When the log has grown by `checkpointBytes` since the last index checkpoint, a new one is written.
  */
 export class CommitJournal {
@@ -42,6 +44,8 @@ export class CommitJournal {
   private lockTail: Promise<void> = Promise.resolve()
   private closing = false
   private failure: unknown
+  /** How long fdatasync has been taking (a moving average), in ms. */
+  private syncMs = 0
 
   constructor(init: CommitJournalInit) {
     this.log = init.log
@@ -113,7 +117,9 @@ export class CommitJournal {
     while (this.queue.length > 0) {
       // The window runs from the oldest queued commit: commits that queued up during the previous
       // batch's fdatasync have waited already and go at once.
-      const wait = this.batchDelayMs - (performance.now() - (this.queue[0] as Pending).at)
+      // Waiting longer than an fdatasync takes gains nothing (another batch could have been made
+      // durable meanwhile): the window is capped by how long fdatasync has been taking.
+      const wait = Math.min(this.batchDelayMs, this.syncMs) - (performance.now() - (this.queue[0] as Pending).at)
       if (wait >= 1 && this.queue.length < this.batchMaxEntries && !this.closing) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait)
@@ -138,7 +144,11 @@ export class CommitJournal {
 
   private async writeBatch(batch: readonly Pending[]): Promise<void> {
     const located = this.log.write(batch.map((p) => p.tx))
-    if (!this.memory) await this.log.sync()
+    if (!this.memory) {
+      const started = performance.now()
+      await this.log.sync()
+      this.syncMs += (performance.now() - started - this.syncMs) * SYNC_TIME_WEIGHT
+    }
     this.log.apply(located)
     if (!this.memory && this.log.uncheckpointedBytes >= this.checkpointBytes) this.log.checkpoint()
   }

@@ -1,6 +1,7 @@
 import type { Helia } from '@helia/interface'
 import type { EncryptedEnvelope, IdentityVerifier, Qlock, Signer } from '@qflow/pipeline'
 import type { CID } from 'multiformats/cid'
+import type { BatchSignature } from './entry-signer.js'
 import type { LogIntegrityError } from './errors.js'
 import type { FlowRegistry } from './flow-registry.js'
 import type { StateStorage } from './storage.js'
@@ -31,8 +32,8 @@ export type ExecutionStatus = 'running' | 'paused' | 'completed' | 'failed' | 'a
 
 /** An execution log entry as stored: one dag-json block (CIDv1, sha2-256). */
 export interface LogEntryBlock {
-  /** Format version. */
-  readonly v: 1
+  /** Format version: 2 (batch signature) or 1 (a signature per entry). */
+  readonly v: 1 | 2
   /** Position in the execution's log, from 0. */
   readonly seq: number
   /** The previous entry's CID, `null` for the first. */
@@ -53,8 +54,13 @@ export interface LogEntryBlock {
   readonly actor: string
   /** When it was appended, ms since the epoch. */
   readonly ts: number
-  /** ed25519 signature by `actor` over the dag-json bytes of the entry without `signature`. */
-  readonly signature: Uint8Array
+  /**
+   * The entry's signature by `actor`. Format 2: a {@link BatchSignature}, an ed25519 signature over
+   * the Merkle root of the entries signed together and this entry's inclusion proof, its leaf
+   * being the dag-json bytes of the entry without `signature`. Format 1: an ed25519 signature over
+   * those bytes themselves.
+   */
+  readonly signature: BatchSignature | Uint8Array
 }
 
 /** What a caller appends; the store fills in `seq`, `prev`, `actor`, encryption and signature. */

@@ -1,5 +1,8 @@
+import { verify } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { StateStore } from '../src/index.js'
+import { canonicalBlockBytes } from '../src/codec.js'
+import { type BatchSignature, batchSignedMessage, leafHash, rootFromProof, type StateStore } from '../src/index.js'
+import { testQlock, testSigner, testVerifier } from './fixtures/crypto.js'
 import { collect, openStore, testIdentity } from './fixtures/store.js'
 import { tempDirs } from './fixtures/temp-dir.js'
 
@@ -49,12 +52,37 @@ describe('execution log', () => {
     const { dagJson } = await import('@helia/dag-json')
     const block = (await dagJson(s.helia).get(cid)) as Record<string, unknown>
     expect(block['actor']).toBe(identity.signer.did)
-    expect(block['signature']).toBeInstanceOf(Uint8Array)
-    expect((block['signature'] as Uint8Array).length).toBe(64)
+    expect(block['v']).toBe(2)
+    // The signature covers the Merkle root of its batch; the entry carries its inclusion proof.
+    const signature = block['signature'] as BatchSignature
+    expect(signature).toMatchObject({ index: 0, size: 1 })
+    expect(signature.value.length).toBe(64)
+    const { signature: _signature, ...unsigned } = block
+    const root = rootFromProof(leafHash(canonicalBlockBytes(unsigned)), signature.index, signature.size, signature.path)
+    expect(root).toBeDefined()
+    const publicKey = (identity.signer as ReturnType<typeof testSigner>).publicKey
+    expect(verify(null, batchSignedMessage(root as Uint8Array), publicKey, signature.value)).toBe(true)
+    expect(verify(null, batchSignedMessage(new Uint8Array(32)), publicKey, signature.value)).toBe(false)
     const bytes = new TextEncoder().encode(JSON.stringify(block))
     expect(new TextDecoder().decode(bytes)).not.toContain('hunter2')
     const payload = block['payload'] as Record<string, unknown>
     expect(payload['alg']).toBe('A256GCM')
+  })
+
+  it('signs the entries appended in one turn with one signature, each with its own proof', async () => {
+    const signer = testSigner()
+    let signatures = 0
+    const counting = { did: signer.did, sign: (data: Uint8Array) => (signatures++, signer.sign(data)) }
+    const s = await store(undefined, { qlock: testQlock(), signer: counting, verifier: testVerifier() })
+    const started = await Promise.all(Array.from({ length: 40 }, (_, i) => s.log.append(`batch-${i}`, { kind: 'started', payload: { i } })))
+    expect(signatures).toBe(1)
+    const { dagJson } = await import('@helia/dag-json')
+    const blocks = (await Promise.all(started.map((r) => dagJson(s.helia).get(r.cid)))) as { signature: BatchSignature }[]
+    expect(new Set(blocks.map((b) => b.signature.index))).toEqual(new Set(Array.from({ length: 40 }, (_, i) => i)))
+    // 40 leaves: a full tree of 32 (proofs of 6 hashes) beside one of 8 (4 hashes).
+    const depths = blocks.map((b) => [b.signature.size, b.signature.index < 32 ? 6 : 4, b.signature.path.length / 32])
+    expect(depths.filter(([size, want, got]) => size !== 40 || want !== got)).toEqual([])
+    for (let i = 0; i < 40; i++) expect(await s.verifyExecution(`batch-${i}`)).toMatchObject({ ok: true, entries: 1 })
   })
 
   it('tracks the head, its status and lists executions by status', async () => {

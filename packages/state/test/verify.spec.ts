@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { canonicalBlockBytes, encodeBlock } from '../src/codec.js'
 import { HEADS_PREFIX } from '../src/constants.js'
 import { headToRecord } from '../src/entry.js'
-import type { AppendResult, LogIntegrityError, StateStore } from '../src/index.js'
+import { EntrySigner } from '../src/entry-signer.js'
+import type { AppendResult, BatchSignature, LogIntegrityError, StateStore } from '../src/index.js'
 import { testQlock, testSigner } from './fixtures/crypto.js'
 import { blockBytes, corruptInSegment } from './fixtures/segments.js'
 import { collect, openStore, type TestIdentity, testIdentity } from './fixtures/store.js'
@@ -104,6 +105,35 @@ describe('verifyExecution', () => {
     expect(report.error).toMatchObject({ name: 'LogIntegrityError', seq: 3, reason: 'bad-signature' })
     expect(report.entries).toBe(3)
   })
+
+  for (const forgery of ['an intruder’s batch signature', 'the actor’s batch signature of another entry'] as const) {
+    it(`names a forged entry carrying ${forgery} (bad-signature)`, async () => {
+      const { store, identity, appended } = await fixture(3)
+      const head = await store.log.head('audit')
+      if (head === undefined) throw new Error('no head')
+      const payload = await identity.qlock.encrypt(canonicalBlockBytes({ n: 'forged' }), { subnet: 'default', executionId: 'audit', purpose: 'log-entry' })
+      const unsigned = {
+        actor: identity.signer.did,
+        executionId: 'audit',
+        kind: 'completed',
+        payload,
+        prev: (appended[2] as AppendResult).cid,
+        seq: 3,
+        subnet: 'default',
+        ts: 5,
+        v: 2
+      }
+      const { dagJson } = await import('@helia/dag-json')
+      const genuine = ((await dagJson(store.helia).get((appended[2] as AppendResult).cid)) as { signature: BatchSignature }).signature
+      const signature = forgery === 'an intruder’s batch signature' ? await new EntrySigner(testSigner()).sign(canonicalBlockBytes(unsigned)) : genuine
+      const forged = encodeBlock({ ...unsigned, signature })
+      await store.helia.blockstore.put(forged.cid, forged.bytes)
+      await store.helia.datastore.put(new Key(`${HEADS_PREFIX}/audit`), canonicalBlockBytes(headToRecord({ ...head, cid: forged.cid, seq: 3, status: 'completed' })))
+      const report = await store.verifyExecution('audit')
+      expect(report.ok ? undefined : report.error).toMatchObject({ name: 'LogIntegrityError', seq: 3, reason: 'bad-signature' })
+      expect(report.entries).toBe(3)
+    })
+  }
 
   it('names entries that do not decrypt under the given key (decrypt-failed), lowest first', async () => {
     const { dir, identity, store } = await fixture(4)
