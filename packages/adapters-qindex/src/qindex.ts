@@ -24,6 +24,12 @@ export interface QindexInit {
   now?: () => number
   /** SQLite page cache ceiling in MiB; large bulk loads run faster when the index fits. Default 64. */
   cacheSizeMB?: number
+  /**
+   * Whether a file database writes `put`s (group-committed per turn) on a worker thread with its
+   * own connection, so SQLite's work on them leaves the event loop. Default true; `':memory:'`
+   * databases always write on the calling thread.
+   */
+  writerThread?: boolean
 }
 
 /** What the index is given. */
@@ -52,6 +58,8 @@ export interface RebuildResult {
 export interface SqliteQindex extends Qindex {
   /** The database file (or `':memory:'`). */
   readonly path: string
+  /** Whether `put`s are being written on the writer thread (see {@link QindexInit.writerThread}). */
+  readonly writesOffThread: boolean
   /**
    * Opens the database: checks it (header, `PRAGMA quick_check`), migrates it, and rebuilds it from
    * the source when it is missing or corrupt.

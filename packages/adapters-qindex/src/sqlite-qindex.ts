@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { IndexPage, IndexQuery, IndexRecord } from '@qflow/pipeline'
-import { ANALYZE_BATCH_THRESHOLD, DEFAULT_CACHE_SIZE_MB, DEFAULT_PATH, DENSE_CANDIDATES, OPTIMIZE_EVERY_WRITES, REBUILD_BATCH_SIZE } from './constants.js'
+import { DEFAULT_CACHE_SIZE_MB, DEFAULT_PATH, DENSE_CANDIDATES, REBUILD_BATCH_SIZE } from './constants.js'
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js'
 import {
   IndexCorruptError,
@@ -19,10 +19,18 @@ import type { ArchiveOptions, IndexRecordSource, QindexComponents, QindexInit, R
 import { buildPageQuery, type SqlStatement, tagsAnyProbe, textProbe } from './query-sql.js'
 import { type IndexHistoryEntry, IndexStore } from './store.js'
 import { type NormalizedQuery, type StoredRecord, validateKey, validateQuery, validateRecord } from './validate.js'
+import { IndexWriterThread } from './writer-thread.js'
 
 const MEMORY = ':memory:'
 const MAX_REPORTED_REJECTIONS = 100
 const HISTORY_COPY_BATCH = 5000
+
+/** A put waiting for its group commit. */
+interface PendingPut {
+  readonly stored: StoredRecord
+  readonly resolve: () => void
+  readonly reject: (err: unknown) => void
+}
 
 /** A write made while a rebuild runs, replayed into the new database before the swap. */
 type JournalEntry =
@@ -67,7 +75,10 @@ export class SqliteQindexImpl implements SqliteQindex {
   /** Bumped by `stop()`: a rebuild started under another generation abandons its work. */
   private generation = 0
   private journal: JournalEntry[] | undefined
-  private writesSinceOptimize = 0
+  /** Writes group-committed puts on its own thread (file databases); undefined: they are written here. */
+  private writer: IndexWriterThread | undefined
+  /** Batches handed to the writer thread and not yet answered. */
+  private readonly handedOff = new Set<Promise<void>>()
 
   constructor(init: QindexInit, components: QindexComponents) {
     this.init = init
@@ -83,15 +94,18 @@ export class SqliteQindexImpl implements SqliteQindex {
   async start(): Promise<void> {
     if (this.store !== undefined) return
     if (this.starting === undefined) {
-      this.starting = this.open().finally(() => {
-        this.starting = undefined
-      })
+      this.starting = this.open()
+        .then(() => this.attachWriter())
+        .finally(() => {
+          this.starting = undefined
+        })
     }
     return this.starting
   }
 
   async stop(): Promise<void> {
-    this.flushPuts()
+    await this.quiesce()
+    await this.detachWriter()
     this.generation++
     const store = this.store
     this.store = undefined
@@ -224,16 +238,42 @@ export class SqliteQindexImpl implements SqliteQindex {
     }
   }
 
+  /** Counts records written on this thread's connection (statistics are refreshed now and then). */
   private wrote(count: number): void {
-    this.writesSinceOptimize += count
-    if (count >= ANALYZE_BATCH_THRESHOLD || this.writesSinceOptimize >= OPTIMIZE_EVERY_WRITES) {
-      this.writesSinceOptimize = 0
-      try {
-        this.store?.optimize()
-      } catch {
-        // Statistics are an optimisation: the write itself succeeded.
-      }
+    this.store?.wrote(count)
+  }
+
+  /** Hands group-committed puts of a file database to a writer thread (when built and enabled). */
+  private async attachWriter(): Promise<void> {
+    if (this.path === MEMORY || this.init.writerThread === false || this.writer !== undefined || this.store === undefined) return
+    const generation = this.generation
+    const writer = await IndexWriterThread.open({ path: this.path, cacheSizeMB: this.cacheSizeMB })
+    if (writer === undefined) return
+    if (generation !== this.generation || this.store === undefined || this.writer !== undefined) {
+      await writer.close()
+      return
     }
+    this.writer = writer
+  }
+
+  /** Waits for the writer thread's batches and ends it: writes go on this thread's connection again. */
+  private async detachWriter(): Promise<void> {
+    const writer = this.writer
+    if (writer === undefined) return
+    await this.quiesce()
+    this.writer = undefined
+    await writer.close()
+  }
+
+  /** Flushes pending puts and waits until every batch is written: reads then see them, and this thread may write. */
+  private async quiesce(): Promise<void> {
+    this.flushPuts()
+    while (this.handedOff.size > 0) await Promise.all(this.handedOff)
+  }
+
+  /** Whether group-committed puts are written on a worker thread (a file database, the writer built). */
+  get writesOffThread(): boolean {
+    return this.writer !== undefined
   }
 
   // ---------------------------------------------------------------- writes
@@ -252,7 +292,7 @@ export class SqliteQindexImpl implements SqliteQindex {
     })
   }
 
-  private pending: { stored: StoredRecord; resolve: () => void; reject: (err: unknown) => void }[] = []
+  private pending: PendingPut[] = []
 
   private flushPuts(): void {
     const batch = this.pending
@@ -260,26 +300,43 @@ export class SqliteQindexImpl implements SqliteQindex {
     this.pending = []
     const recordedAt = this.now()
     const records = batch.map((p) => p.stored)
-    try {
-      this.run((store) => store.put(records, 'put', recordedAt))
-      this.journal?.push({ op: 'put', records, recordedAt })
-      this.wrote(records.length)
-      for (const p of batch) p.resolve()
-    } catch (batchError) {
-      if (batch.length === 1) {
-        batch[0]?.reject(batchError)
-        return
-      }
-      // One record spoiled the transaction: write each alone so every caller gets its own outcome.
-      for (const p of batch) {
-        try {
-          this.run((store) => store.put([p.stored], 'put', recordedAt))
-          this.journal?.push({ op: 'put', records: [p.stored], recordedAt })
-          this.wrote(1)
-          p.resolve()
-        } catch (err) {
-          p.reject(err)
+    const writer = this.writer
+    if (writer !== undefined) {
+      const handed: Promise<void> = writer.put(records, recordedAt).then(
+        (errors) => this.settlePuts(batch, records, recordedAt, errors),
+        (err: unknown) => {
+          // The thread is gone: what it had may or may not be written; later puts are written here.
+          if (this.writer === writer) this.writer = undefined
+          for (const p of batch) p.reject(this.classify(err))
         }
+      )
+      this.handedOff.add(handed)
+      void handed.finally(() => this.handedOff.delete(handed))
+      return
+    }
+    let errors: (unknown | undefined)[] | undefined
+    try {
+      errors = this.run((store) => store.putEach(records, recordedAt))
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+      return
+    }
+    const written = errors === undefined ? records.length : errors.filter((e) => e === undefined).length
+    if (written > 0) this.wrote(written)
+    this.settlePuts(batch, records, recordedAt, errors)
+  }
+
+  /** Settles each caller's put with its record's outcome and journals what was written. */
+  private settlePuts(batch: readonly PendingPut[], records: readonly StoredRecord[], recordedAt: number, errors: (unknown | undefined)[] | undefined): void {
+    const written = errors === undefined ? records : records.filter((_, i) => errors[i] === undefined)
+    if (written.length > 0) this.journal?.push({ op: 'put', records: written, recordedAt })
+    for (let i = 0; i < batch.length; i++) {
+      const err = errors?.[i]
+      if (err === undefined) (batch[i] as PendingPut).resolve()
+      else {
+        const typed = this.classify(err)
+        if (typed instanceof IndexCorruptError) this.report(typed)
+        ;(batch[i] as PendingPut).reject(typed)
       }
     }
   }
@@ -292,6 +349,7 @@ export class SqliteQindexImpl implements SqliteQindex {
     let i = 0
     for (const record of records) stored.push(validateRecord(record, i++))
     if (stored.length === 0) return 0
+    await this.quiesce()
     const recordedAt = this.now()
     this.run((store) => store.put(stored, 'put', recordedAt))
     this.journal?.push({ op: 'put', records: stored, recordedAt })
@@ -300,7 +358,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async archive(key: string, options: ArchiveOptions = {}): Promise<IndexRecord> {
-    this.flushPuts()
+    await this.quiesce()
     validateKey(key)
     const recordedAt = this.now()
     const at = options.at ?? recordedAt
@@ -313,7 +371,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async delete(key: string): Promise<boolean> {
-    this.flushPuts()
+    await this.quiesce()
     validateKey(key)
     const recordedAt = this.now()
     const deleted = this.run((store) => store.delete(key, recordedAt))
@@ -327,13 +385,13 @@ export class SqliteQindexImpl implements SqliteQindex {
   // ---------------------------------------------------------------- reads
 
   async get(key: string): Promise<IndexRecord | undefined> {
-    this.flushPuts()
+    await this.quiesce()
     validateKey(key)
     return this.run((store) => store.get(key))
   }
 
   async history(key: string): Promise<readonly IndexHistoryEntry[]> {
-    this.flushPuts()
+    await this.quiesce()
     validateKey(key)
     return this.run((store) => store.history(key))
   }
@@ -357,7 +415,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async query(input: IndexQuery): Promise<IndexPage> {
-    this.flushPuts()
+    await this.quiesce()
     const { query, fingerprint, statement } = this.plan(input)
     if (statement === null) {
       this.run(() => undefined)
@@ -384,39 +442,48 @@ export class SqliteQindexImpl implements SqliteQindex {
     this.flushPuts()
     const records = source ?? this.components.source?.()
     if (records === undefined) throw new MissingIndexSourceError()
-    const live = this.store
-    if (live === undefined) throw new QindexNotStartedError()
+    if (this.store === undefined) throw new QindexNotStartedError()
     if (this.journal !== undefined) throw new IndexRebuildError('A rebuild is already running', { retryable: true })
-    const generation = this.generation
+    // From here every write is journaled and replayed into the new database before the swap.
     const journal: JournalEntry[] = []
     this.journal = journal
     try {
-      const built = await this.build(records, generation, live)
-      // From here to the end everything is synchronous: no call can slip between replay and swap.
-      if (generation !== this.generation || this.store !== live) {
-        built.store.close()
-        removeDatabaseFiles(this.rebuildPath())
-        throw new IndexRebuildError('The index was stopped during the rebuild', { retryable: true })
-      }
-      try {
-        this.replay(built.store, journal)
-      } catch (err) {
-        built.store.close()
-        removeDatabaseFiles(this.rebuildPath())
-        throw this.classify(err, this.rebuildPath())
-      }
-      if (this.path === MEMORY) {
-        live.close()
-        this.store = built.store
-      } else {
-        live.close()
-        this.store = undefined
-        this.store = this.swapFileIn(built.store)
-      }
-      return built.result
+      // The rebuild swaps the file under the connections: puts go on this thread's until then.
+      await this.detachWriter()
+      return await this.rebuildNow(records, journal)
     } finally {
       this.journal = undefined
+      await this.attachWriter()
     }
+  }
+
+  private async rebuildNow(records: IndexRecordSource, journal: readonly JournalEntry[]): Promise<RebuildResult> {
+    const live = this.store
+    if (live === undefined) throw new QindexNotStartedError()
+    const generation = this.generation
+    const built = await this.build(records, generation, live)
+    // From here to the end everything is synchronous: no call can slip between replay and swap.
+    if (generation !== this.generation || this.store !== live) {
+      built.store.close()
+      removeDatabaseFiles(this.rebuildPath())
+      throw new IndexRebuildError('The index was stopped during the rebuild', { retryable: true })
+    }
+    try {
+      this.replay(built.store, journal)
+    } catch (err) {
+      built.store.close()
+      removeDatabaseFiles(this.rebuildPath())
+      throw this.classify(err, this.rebuildPath())
+    }
+    if (this.path === MEMORY) {
+      live.close()
+      this.store = built.store
+    } else {
+      live.close()
+      this.store = undefined
+      this.store = this.swapFileIn(built.store)
+    }
+    return built.result
   }
 
   private replay(store: IndexStore, journal: readonly JournalEntry[]): void {

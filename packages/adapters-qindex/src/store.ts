@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import type { Database as Db, Statement } from 'better-sqlite3'
 import type { IndexRecord } from '@qflow/pipeline'
-import { STATEMENT_CACHE_SIZE, WAL_SIZE_LIMIT } from './constants.js'
+import { ANALYZE_BATCH_THRESHOLD, OPTIMIZE_EVERY_WRITES, STATEMENT_CACHE_SIZE, WAL_SIZE_LIMIT } from './constants.js'
 import { RECORD_COLUMNS, type SqlStatement } from './query-sql.js'
 import { migrate } from './schema.js'
 import type { StoredRecord } from './validate.js'
@@ -82,6 +82,7 @@ export interface StoreOptions {
 export class IndexStore {
   readonly db: Db
   private readonly selectForWrite: Statement
+  private writesSinceOptimize = 0
   private readonly insertRecord: Statement
   private readonly updateRecord: Statement
   private readonly insertText: Statement
@@ -229,6 +230,28 @@ export class IndexStore {
     this.putTransaction(records, change, recordedAt)
   }
 
+  /**
+   * Group commit of separate callers' puts: one transaction for all of them; when one record spoils
+   * it, each is written alone so every caller gets its own outcome. Returns `undefined` when all
+   * were written, else each record's error (`undefined` for those written).
+   */
+  putEach(records: readonly StoredRecord[], recordedAt: number): (unknown | undefined)[] | undefined {
+    try {
+      this.put(records, 'put', recordedAt)
+      return undefined
+    } catch (batchError) {
+      if (records.length === 1) return [batchError]
+      return records.map((record) => {
+        try {
+          this.put([record], 'put', recordedAt)
+          return undefined
+        } catch (err) {
+          return err
+        }
+      })
+    }
+  }
+
   /** The record with this key. */
   get(key: string): IndexRecord | undefined {
     const row = this.selectByKey.get(key) as RecordRow | undefined
@@ -332,6 +355,22 @@ export class IndexStore {
   /** Refreshes the planner's statistics fully (after a bulk load). */
   analyze(): void {
     this.db.exec('ANALYZE')
+  }
+
+  /**
+   * Counts written records and refreshes the planner's statistics (`PRAGMA optimize`) after a
+   * large batch or every `OPTIMIZE_EVERY_WRITES` records. Statistics are an optimisation: a failure
+   * to refresh them is ignored.
+   */
+  wrote(count: number): void {
+    this.writesSinceOptimize += count
+    if (count < ANALYZE_BATCH_THRESHOLD && this.writesSinceOptimize < OPTIMIZE_EVERY_WRITES) return
+    this.writesSinceOptimize = 0
+    try {
+      this.optimize()
+    } catch {
+      // The write itself succeeded.
+    }
   }
 
   /** Lets SQLite refresh the statistics it judges stale (cheap when nothing changed much). */
