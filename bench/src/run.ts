@@ -12,6 +12,7 @@ function fmt(n: number): string {
   return n.toFixed(3)
 }
 
+console.log(`node ${process.version} ${process.execArgv.join(' ')}`)
 const files = (await readdir(here)).filter((f) => f.endsWith('.bench.ts')).sort()
 const results: Record<string, Measurement[]> = {}
 for (const file of files) {
@@ -27,4 +28,4 @@ for (const file of files) {
   }
 }
 await mkdir(`${here}../results`, { recursive: true })
-await writeFile(`${here}../results/latest.json`, `${JSON.stringify({ node: process.version, at: new Date().toISOString(), results }, null, 2)}\n`)
+await writeFile(`${here}../results/latest.json`, `${JSON.stringify({ node: process.version, execArgv: process.execArgv, at: new Date().toISOString(), results }, null, 2)}\n`)

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 /**
  * The `qflow` executable: runs the command line over the process's streams and exits with its
  * code (0 ok, 1 invalid input, 2 usage error).
