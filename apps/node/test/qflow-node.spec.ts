@@ -79,7 +79,7 @@ describe('createQflowNode', () => {
     expect(result).toMatchObject({ status: 'completed', output: 6 })
     // Indexed as it changes: the finished execution keeps the flow's name it was started under.
     expect(await first.parts.qindex.get(result.executionId)).toMatchObject({ kind: 'execution', status: 'completed', name: 'indexed' })
-    expect((await first.parts.qindex.query({ text: 'indexed', kind: 'execution' })).items.map((r) => r.key)).toEqual([result.executionId])
+    expect((await first.parts.qindex.query({ text: 'indexed', kind: 'execution' })).records.map((r) => r.key)).toEqual([result.executionId])
     await first.stop()
     await rm(join(dataDir, 'index.sqlite'), { force: true })
     const again = await open({ dataDir })

@@ -158,9 +158,11 @@ describe('pnpm start (the README\'s first command)', () => {
     const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     const script = manifest.scripts.start as string
     // The build, then the command this test runs (the defaults, steered to a free port and a temp dir by env).
-    expect(script).toMatch(/^turbo run build --filter=@qflow\/node\.\.\. .*&& node apps\/node\/dist\/cli\.js node start$/)
-    const command = script.slice(script.indexOf('node apps/node/dist/cli.js') + 'node apps/node/dist/cli.js '.length).split(' ')
-    const live = spawnQflow(command, { QFLOW_PORT: '0', QFLOW_DATA_DIR: tmp() })
+    const m = /^turbo run build --filter=@qflow\/node\.\.\. .*&& node ((?:--[\w-]+=\S+ )*)apps\/node\/dist\/cli\.js (node start)$/.exec(script)
+    expect(m).not.toBeNull()
+    const nodeArgs = (m?.[1] ?? '').trim().split(' ').filter((a) => a !== '')
+    expect(nodeArgs).toEqual(['--max-semi-space-size=32'])
+    const live = spawnQflow((m?.[2] ?? '').split(' '), { QFLOW_PORT: '0', QFLOW_DATA_DIR: tmp() }, nodeArgs)
     try {
       const url = await new Promise<string>((resolve, reject) => {
         live.child.stderr?.on('data', () => {
