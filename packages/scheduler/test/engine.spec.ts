@@ -63,14 +63,20 @@ describe('engine: sequential flows, conditions and the log', () => {
       'step-completed:big',
       'step-completed:vip',
       'log:done',
-      'step-completed:done',
-      'completed'
+      // The last step's completion completes the execution: one entry.
+      'completed:done'
     ])
     const state = await e.engine.state(small.executionId)
+    expect(state).toMatchObject({ status: 'completed', output: { message: 'tier plain', level: 'info' } })
+    expect(state.steps.done).toMatchObject({ status: 'succeeded', output: { message: 'tier plain', level: 'info' } })
     expect(state.steps.total?.output).toBe(7)
     expect(state.steps.big?.output).toEqual({ result: false })
     expect(state.steps.vip).toBeUndefined()
     expect((await e.store.verifyExecution(big.executionId)).ok).toBe(true)
+    // Events keep their order: the last step completes, then the execution.
+    const ofBig = e.events.filter((ev) => (ev.data as { executionId?: string }).executionId === big.executionId).map((ev) => ev.type)
+    expect(ofBig.slice(-2)).toEqual(['q.qflow.exec.step.completed.v1', 'q.qflow.exec.completed.v1'])
+    expect(ofBig.filter((t) => t === 'q.qflow.exec.step.completed.v1')).toHaveLength(4)
   })
 
   it('refuses an invalid flow (a cycle) with every problem listed, storing nothing', async () => {
@@ -169,8 +175,7 @@ describe('engine: retries, timeouts and failure edges', () => {
       'step-dispatched:call',
       'step-failed:call',
       'step-dispatched:call',
-      'step-completed:call',
-      'completed'
+      'completed:call'
     ])
   })
 

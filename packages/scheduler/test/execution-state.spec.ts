@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyEntry, initialState, type StateEntry } from '../src/engine/execution-state.js'
+import { applyEntry, completesExecution, initialState, type StateEntry } from '../src/engine/execution-state.js'
 import type { EngineFlow } from '../src/engine/flow-model.js'
 import { buildFlowGraph } from '../src/engine/graph.js'
 
@@ -39,6 +39,24 @@ describe('execution state', () => {
     expect(state.steps['b1']?.status).toBe('cancelled')
     applyEntry(state, graph, entry('step-completed', { token: 't', idempotencyKey: 'x:after:1', output: 2 }, 'after'))
     expect(state.ending).toEqual({ status: 'completed', output: 2 })
+  })
+
+  it('reads a completed entry naming a step as that step’s completion and the execution’s, and refuses one that would not end it', () => {
+    seq = 0
+    const line = buildFlowGraph({ ...flow, id: 'line', steps: [flow.steps[1], flow.steps[3]] } as unknown as EngineFlow, 'hash')
+    const started = () => initialState('z', line, entry('started', { flowId: 'line', flowVersion: '1.0.0', flowHash: 'hash', actor: flow.owner, subnet: 'default', input: null }))
+    const state = started()
+    applyEntry(state, line, entry('step-completed', { token: 't', idempotencyKey: 'z:a1:1', output: 1 }, 'a1'))
+    expect(completesExecution(state, line, 't', 'after', 'success')).toBe(true)
+    applyEntry(state, line, entry('completed', { token: 't', idempotencyKey: 'z:after:1', output: { done: true } }, 'after'))
+    expect(state).toMatchObject({ status: 'completed', output: { done: true }, tokens: {} })
+    expect(state.steps['after']).toMatchObject({ status: 'succeeded', output: { done: true } })
+    expect(state.ending).toBeUndefined()
+    const early = started()
+    expect(completesExecution(early, line, 't', 'a1', 'success')).toBe(false)
+    expect(() => applyEntry(early, line, entry('completed', { token: 't', idempotencyKey: 'z:a1:1', output: 1 }, 'a1'))).toThrow(
+      expect.objectContaining({ name: 'InconsistentLogError' })
+    )
   })
 
   it('still refuses an entry for a token that never existed (InconsistentLogError)', () => {

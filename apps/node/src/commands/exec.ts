@@ -61,7 +61,7 @@ Examples:
   $ qflow exec logs --follow exec-1f0c…
   $ qflow exec list --status failed
   $ qflow exec status exec-1f0c…
-  $ qflow --json exec logs exec-1f0c… | jq '.entries[] | select(.kind == "step-completed")'
+  $ qflow --json exec logs exec-1f0c… | jq '.entries[] | select(.stepId == "fetch")'
   $ qflow exec verify exec-1f0c…`
     )
 
@@ -146,7 +146,7 @@ Examples:
   )
     .addHelpText(
       'after',
-      `\nWith --json every entry is printed in full (cid, actor, decrypted payload; prev too from a data\ndirectory). With --follow the entries stream over the node's event WebSocket, one row (one JSON\nline with --json) each, and the command ends when the execution does: exit 0 when it completed,\n1 when it failed or was aborted.\n${NODE_ENV_HELP}\n${REMOTE_ENV_HELP}\n${REMOTE_EXIT_HELP}\n\nExamples:\n  $ qflow exec logs exec-1f0c…\n  $ qflow exec logs --follow exec-1f0c…\n  $ qflow --json exec logs exec-1f0c… | jq '.entries | length'\n  $ qflow --json exec logs --follow exec-1f0c… | jq -c 'select(.kind == "step-completed")'`
+      `\nWith --json every entry is printed in full (cid, actor, decrypted payload; prev too from a data\ndirectory). A step's result is a step-completed entry; the last step's is the execution's\ncompleted entry, which names the step. With --follow the entries stream over the node's event WebSocket, one row (one JSON\nline with --json) each, and the command ends when the execution does: exit 0 when it completed,\n1 when it failed or was aborted.\n${NODE_ENV_HELP}\n${REMOTE_ENV_HELP}\n${REMOTE_EXIT_HELP}\n\nExamples:\n  $ qflow exec logs exec-1f0c…\n  $ qflow exec logs --follow exec-1f0c…\n  $ qflow --json exec logs exec-1f0c… | jq '.entries | length'\n  $ qflow --json exec logs --follow exec-1f0c… | jq -c 'select(.stepId != null)'`
     )
     .action(async (id: string, options: LogsOptions, command: Command) => {
       const target = await resolveTarget(options, context.io)

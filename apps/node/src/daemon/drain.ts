@@ -46,7 +46,7 @@ function keyOf(executionId: string, stepId: string): string {
 
 /**
  * Waits, at most `timeoutMs`, for the step attempts in flight right now to reach a commit point:
- * their `step-completed` or `step-failed` entry is in the log (or their execution ended).
+ * their `step-completed` or `step-failed` entry (or the `completed` entry naming them) is in the log (or their execution ended).
  * Durable waits (`delay`, `event-trigger`), `parallel` joins and `sub-flow` parents are not work
  * in flight: the log re-arms them on the next start. Steps dispatched after the drain began are
  * not waited for; stopping the engine abandons them and the next start runs them again (with the

@@ -263,8 +263,7 @@ describe('qflow exec … on a node', () => {
     expect(logs.entries.map((e) => [e.kind, e.stepId])).toEqual([
       ['started', undefined],
       ['step-completed', 'compose'],
-      ['step-completed', 'measure'],
-      ['completed', undefined]
+      ['completed', 'measure']
     ])
     expect(logs.entries.map((e) => e.seq)).toEqual(logs.entries.map((_, i) => i))
     const after = json<{ entries: LogLine[] }>(await qflowAt(remote, ['--json', 'exec', 'logs', id, '--after', '1']))
@@ -287,8 +286,8 @@ describe('qflow exec … on a node', () => {
     expect(follow.stderr).toBe('')
     const lines = jsonLines(follow.stdout)
     expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i))
-    expect(lines.at(-1)?.kind).toBe('completed')
-    expect(lines.filter((l) => l.kind === 'step-completed').map((l) => l.stepId)).toEqual(['wait', 'done'])
+    expect(lines.at(-1)).toMatchObject({ kind: 'completed', stepId: 'done' })
+    expect(lines.filter((l) => l.kind === 'step-completed').map((l) => l.stepId)).toEqual(['wait'])
   })
 
   it('exec start --wait reports waiting for an event; exec trigger delivers it and a live logs --follow ends with the execution', async () => {
@@ -309,7 +308,8 @@ describe('qflow exec … on a node', () => {
     }
     const rows = follow.stdout().trimEnd().split('\n')
     expect(rows[0]).toMatch(/^\s+SEQ\s+TIME\s+KIND\s+STEP\s+ATTEMPT\s+PAYLOAD$/)
-    expect(rows.at(-1)).toMatch(/^\s+\d+\s+\S+\s+completed\s+-\s+-\s+\{"output":"approved by Ada"\}$/)
+    // The last step's completion is the execution's: one `completed` row naming the step.
+    expect(rows.at(-1)).toMatch(new RegExp(`^\\s+\\d+\\s+\\S+\\s+completed\\s+finish\\s+1\\s+\\{"idempotencyKey":"${executionId.slice(0, 30)}`))
     expect(follow.stderr()).toBe(`${executionId} completed\n`)
     const none = await qflowAt(remote, ['exec', 'trigger', 'q.test.approved.v1', '--payload', '{"ticket":"T-42"}'])
     expect(none.stdout).toBe('q.test.approved.v1: delivered to 0 waiting steps\n')

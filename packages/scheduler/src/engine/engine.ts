@@ -19,6 +19,7 @@ import {
 } from './errors.js'
 import {
   applyEntry,
+  completesExecution,
   type ErrorInfo,
   type ExecutionState,
   type ExecutionStatusName,
@@ -493,7 +494,11 @@ class QflowEngine implements Engine {
    * Appends an entry, applies it once durable (in call order), then lets the execution move on.
    * Never rejects: a store failure stops driving the execution (reported through `onError`).
    */
-  private append(exec: LiveExecution, kind: string, payload: unknown, stepId?: string, attempt?: number): Promise<void> {
+  /**
+   * Appends an entry and, once durable, applies it (in log order) and drives the execution on.
+   * `onApplied` runs right after the entry is applied, before anything it leads to.
+   */
+  private append(exec: LiveExecution, kind: string, payload: unknown, stepId?: string, attempt?: number, onApplied?: () => void): Promise<void> {
     // After stop() the store may be closed: whatever was in flight resumes from the log next start.
     if (!this.started || exec.failure !== undefined || !this.executions.has(exec.state.id)) return Promise.resolve()
     const ts = Date.now()
@@ -514,6 +519,7 @@ class QflowEngine implements Engine {
         const record = exec.state.steps[stepId]
         if (record !== undefined) exec.scope[stepId] = stepScope(record)
       }
+      onApplied?.()
       this.afterApply(exec)
     })
     exec.tail = applied.catch((err) => {
@@ -867,17 +873,20 @@ class QflowEngine implements Engine {
     }
     const payload: { token: string; idempotencyKey: string; output: unknown; outcome?: StepOutcome } = { token: t.id, idempotencyKey, output }
     if (outcome !== 'success') payload.outcome = outcome
-    await this.append(exec, 'step-completed', payload, step.id, attempt)
-    const data: QflowEventData['q.qflow.exec.step.completed.v1'] = {
-      executionId: exec.state.id,
-      flowId: exec.state.flowId,
-      stepId: step.id,
-      attempt,
-      status: 'succeeded',
-      durationMs
-    }
-    if (this.listeners.size > 0) data.outputDigest = payloadDigest(output)
-    this.emit('q.qflow.exec.step.completed.v1', data, exec.state.actor)
+    // The last step's completion completes the execution: one entry for both, not two.
+    const kind = completesExecution(exec.state, exec.graph, t.id, step.id, outcome) ? 'completed' : 'step-completed'
+    await this.append(exec, kind, payload, step.id, attempt, () => {
+      const data: QflowEventData['q.qflow.exec.step.completed.v1'] = {
+        executionId: exec.state.id,
+        flowId: exec.state.flowId,
+        stepId: step.id,
+        attempt,
+        status: 'succeeded',
+        durationMs
+      }
+      if (this.listeners.size > 0) data.outputDigest = payloadDigest(output)
+      this.emit('q.qflow.exec.step.completed.v1', data, exec.state.actor)
+    })
     exec.busy.delete(t.id)
     this.pump(exec)
   }

@@ -254,6 +254,36 @@ function joinNeeded(join: 'all' | 'any' | { readonly count: number } | undefined
 }
 
 /** Applies one log entry to the state (in place) and returns it. */
+/** Applies a step's completion (a `step-completed` entry, or a `completed` entry naming its last step). */
+function completeStep(state: ExecutionState, graph: FlowGraph, entry: StateEntry): void {
+  const p = entry.payload as CompletedPayload
+  const stepId = entry.stepId as string
+  const t = token(state, p.token, entry.seq)
+  if (t === undefined) return
+  const previous = state.steps[stepId]
+  state.steps[stepId] = {
+    status: 'succeeded',
+    attempt: entry.attempt ?? 1,
+    idempotencyKey: p.idempotencyKey,
+    startedAt: previous?.startedAt ?? entry.ts,
+    endedAt: entry.ts,
+    output: p.output ?? null
+  }
+  advance(state, graph, t, stepId, p.outcome ?? 'success', p.output ?? null, entry.ts)
+}
+
+/**
+ * Whether completing `stepId` (on token `tokenId`, with `outcome`) completes the execution: the
+ * token is the only one, outside any branch, and no edge leads on. The engine then writes one
+ * `completed` entry naming the step instead of a `step-completed` entry and a `completed` one.
+ */
+export function completesExecution(state: ExecutionState, graph: FlowGraph, tokenId: string, stepId: string, outcome: StepOutcome): boolean {
+  const t = state.tokens[tokenId]
+  if (state.status !== 'running' || t === undefined || t.parent !== undefined || outcome === 'failure' || outcome === 'timeout') return false
+  for (const id in state.tokens) if (id !== tokenId) return false
+  return graph.next(stepId, outcome) === undefined
+}
+
 export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: StateEntry): ExecutionState {
   const at = entry.ts
   state.seq = entry.seq
@@ -296,23 +326,9 @@ export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: State
       }
       return state
     }
-    case 'step-completed': {
-      const p = entry.payload as CompletedPayload
-      const stepId = entry.stepId as string
-      const t = token(state, p.token, entry.seq)
-      if (t === undefined) return state
-      const previous = state.steps[stepId]
-      state.steps[stepId] = {
-        status: 'succeeded',
-        attempt: entry.attempt ?? 1,
-        idempotencyKey: p.idempotencyKey,
-        startedAt: previous?.startedAt ?? at,
-        endedAt: at,
-        output: p.output ?? null
-      }
-      advance(state, graph, t, stepId, p.outcome ?? 'success', p.output ?? null, at)
+    case 'step-completed':
+      completeStep(state, graph, entry)
       return state
-    }
     case 'step-failed': {
       const p = entry.payload as FailedPayload
       const stepId = entry.stepId as string
@@ -353,8 +369,16 @@ export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: State
       delete state.ending
       return state
     case 'completed':
+      if (entry.stepId === undefined) {
+        state.output = (entry.payload as { output?: unknown } | null)?.output ?? null
+      } else {
+        // The completion of the last step and of the execution in one entry: the step's payload,
+        // and the execution's output is where that step's completion leads.
+        completeStep(state, graph, entry)
+        if (state.ending?.status !== 'completed') throw new InconsistentLogError(entry.seq, `completing step ${entry.stepId} does not complete the execution`)
+        state.output = state.ending.output ?? null
+      }
       state.status = 'completed'
-      state.output = (entry.payload as { output?: unknown } | null)?.output ?? null
       state.tokens = {}
       delete state.ending
       return state
