@@ -83,7 +83,12 @@ export class IndexWriterThread {
    */
   static async open(init: WriterInit): Promise<IndexWriterThread | undefined> {
     if (!existsSync(fileURLToPath(WRITER_FILE))) return undefined
-    const worker = new Worker(WRITER_FILE, { workerData: init })
+    let worker: Worker
+    try {
+      worker = new Worker(WRITER_FILE, { workerData: init })
+    } catch {
+      return undefined
+    }
     const ready = await new Promise<boolean>((resolve) => {
       worker.once('message', (message: WriterResponse) => resolve('ready' in message && message.ready))
       worker.once('error', () => resolve(false))
