@@ -1,5 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { payloadDigest } from '@qflow/pipeline'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Action, eventSchemas, type QflowEvent } from '../src/index.js'
 import { createTestEnv, flowOf, type TestEnv } from './fixtures/env.js'
@@ -109,6 +110,19 @@ describe('engine: sequential flows, conditions and the log', () => {
     expect(await e.store.log.head('bad-input')).toBeUndefined()
     const good = await e.engine.run('typed-input', { email: 'ada@example.org' }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
     expect(good.output).toEqual({ message: 'ada@example.org', level: 'info' })
+  })
+
+  it('records the input digest a caller already has (inputDigest), the same the pipeline computes', async () => {
+    const e = await setup()
+    await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const input = { items: [{ price: 70 }, { price: 50 }] }
+    const computed = await e.engine.run('orders', input, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const given = await e.engine.run('orders', input, { actor: { did: e.user.did, credentials: { token: await e.token() } }, inputDigest: payloadDigest(input) })
+    const digestOf = (id: string) => e.events.find((ev) => ev.type === 'q.qflow.exec.started.v1' && (ev.data as { executionId: string }).executionId === id)?.data
+    expect(digestOf(computed.executionId)).toMatchObject({ inputDigest: payloadDigest(input) })
+    expect(digestOf(given.executionId)).toMatchObject({ inputDigest: payloadDigest(input) })
+    const other = await e.engine.run('orders', input, { actor: { did: e.user.did, credentials: { token: await e.token() } }, inputDigest: 'sha256-given' })
+    expect(digestOf(other.executionId)).toMatchObject({ inputDigest: 'sha256-given' })
   })
 
   it('refuses to start without valid credentials, storing nothing', async () => {

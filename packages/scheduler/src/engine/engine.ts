@@ -57,6 +57,12 @@ export interface StartOptions {
   readonly executionId?: string
   /** For sub-flows: the parent step. */
   readonly parent?: { readonly executionId: string; readonly stepId: string }
+  /**
+   * The `payloadDigest` of `input` when the caller has it already (from its own pipeline run over
+   * the same input, as the webhook route does), so the start does not digest the input again. It
+   * is recorded as given: pass only a digest of this very input.
+   */
+  readonly inputDigest?: string
 }
 
 /** Options of {@link engine}; all optional. */
@@ -371,6 +377,7 @@ class QflowEngine implements Engine {
       resource: `qflow:flow:${flow.id}`,
       action: 'execute',
       payload: input ?? null,
+      ...(options.inputDigest === undefined ? {} : { payloadDigest: options.inputDigest }),
       subnet,
       index: record,
       attributes: { executionId, flowHash: hash }

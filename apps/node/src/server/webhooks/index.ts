@@ -324,7 +324,7 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
         throw new ValidationFailedError(`the event does not match the eventSchema of trigger ${triggerId}`, { problems })
       }
       const { pipeline, engine } = parts()
-      await pipeline.run({
+      const checked = await pipeline.run({
         kind: WEBHOOK_OPERATION_KIND,
         actor: sender.actor,
         resource: `qflow:flow:${flowId}`,
@@ -343,6 +343,8 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
       const executionId = await engine.startExecution(flow.hash, event.input, {
         actor: sender.actor,
         trigger: `webhook:${triggerId}`,
+        // The pipeline digested this input already: the start need not do it again.
+        ...(checked.operation.payloadDigest === undefined ? {} : { inputDigest: checked.operation.payloadDigest }),
         ...(primary === undefined ? {} : { executionId: executionIdOf(flowId, triggerId, primary.key) })
       })
       if (trigger.trigger.respond !== 'on-completion') {
