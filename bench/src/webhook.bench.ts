@@ -80,6 +80,7 @@ interface LoadResult {
   non2xx: number
   errors: number
   timeouts: number
+  cpuMsPerRequest: number
 }
 
 function load(options: Record<string, unknown>): Promise<LoadResult> {
@@ -151,6 +152,8 @@ async function scenario(respond: 'on-receipt' | 'on-completion'): Promise<Measur
         // the node's main-thread busy share, and CPU of this process (main thread + the node's worker threads), over warm-up and run
         eventLoopBusy: elu,
         cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / Math.max(1, result.total + result.warmupAccepted),
+        // the load generator's own CPU (a child process on the same two cores), over the run
+        loadGeneratorCpuMsPerRequest: result.cpuMsPerRequest,
         wallS: wall / 1000,
         targetRps: TARGET_RPS,
         targetP99Ms: TARGET_P99_MS,
