@@ -265,10 +265,16 @@ export class SqliteQindexImpl implements SqliteQindex {
     await writer.close()
   }
 
-  /** Flushes pending puts and waits until every batch is written: reads then see them, and this thread may write. */
+  /** Flushes pending puts and waits until every batch is written, so this thread may write (one writer at a time). */
   private async quiesce(): Promise<void> {
     this.flushPuts()
     while (this.handedOff.size > 0) await Promise.all(this.handedOff)
+  }
+
+  /** Flushes pending puts and waits for the batches handed off so far: a read then sees every put made before it. */
+  private async settled(): Promise<void> {
+    this.flushPuts()
+    if (this.handedOff.size > 0) await Promise.all([...this.handedOff])
   }
 
   /** Whether group-committed puts are written on a worker thread (a file database, the writer built). */
@@ -385,13 +391,13 @@ export class SqliteQindexImpl implements SqliteQindex {
   // ---------------------------------------------------------------- reads
 
   async get(key: string): Promise<IndexRecord | undefined> {
-    await this.quiesce()
+    await this.settled()
     validateKey(key)
     return this.run((store) => store.get(key))
   }
 
   async history(key: string): Promise<readonly IndexHistoryEntry[]> {
-    await this.quiesce()
+    await this.settled()
     validateKey(key)
     return this.run((store) => store.history(key))
   }
@@ -415,7 +421,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   }
 
   async query(input: IndexQuery): Promise<IndexPage> {
-    await this.quiesce()
+    await this.settled()
     const { query, fingerprint, statement } = this.plan(input)
     if (statement === null) {
       this.run(() => undefined)
