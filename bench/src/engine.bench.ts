@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { benchNode, threeStepFlow } from './fixtures/engine-env.js'
+import { type BenchNode, benchNode, threeStepFlow } from './fixtures/engine-env.js'
 import { type Measurement, percentile } from './harness.js'
 
 /** CPU time of the main thread so far, µs (Linux: /proc; undefined elsewhere). */
@@ -68,23 +68,51 @@ async function throughput(durability: 'batched' | 'fsync', total: number, concur
   }
 }
 
+/** The 21-step flow (20 transforms and a condition) of the per-step measurements. */
+async function longFlow(node: BenchNode, count: number): Promise<() => Promise<unknown>> {
+  const steps: unknown[] = Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, type: 'task', action: 'data.transform', params: { expression: `input.n + ${i}` } }))
+  steps.splice(10, 0, { id: 'mid', type: 'condition', expression: 'input.n > 0' })
+  const flow = { id: 'long', name: 'long', version: '1.0.0', owner: node.user.did, steps }
+  await node.engine.createFlow(flow as never, { actor: { did: node.user.did, credentials: { token: await node.token() } } })
+  const tokens = await Promise.all(Array.from({ length: count }, () => node.token()))
+  let next = 0
+  return () => node.engine.run('long', { n: 1 }, { actor: { did: node.user.did, credentials: { token: tokens[next++] as string } } })
+}
+
+/** Runs `executions` executions one at a time and returns the times between consecutive step completions, in ms, sorted. */
+async function stepGaps(node: BenchNode, run: () => Promise<unknown>, executions: number): Promise<number[]> {
+  const gaps: number[] = []
+  let last = new Map<string, number>()
+  const off = node.engine.onEvent((event) => {
+    if (event.type !== 'q.qflow.exec.step.completed.v1') return
+    const id = (event.data as { executionId: string }).executionId
+    const now = performance.now()
+    const before = last.get(id)
+    if (before !== undefined) gaps.push(now - before)
+    last.set(id, now)
+  })
+  for (let i = 0; i < executions; i++) {
+    last = new Map()
+    await run()
+  }
+  off()
+  return gaps.sort((a, b) => a - b)
+}
+
 /**
- * Per-step cost on a 21-step flow (20 transforms and a condition), so the start's token check and
- * indexing are spread thin: main-thread busy time per step (event-loop utilisation × wall time /
- * steps) at 64 executions in flight, and the wall time between consecutive steps of one execution
- * run alone (which includes waiting for each transition to be durable).
+ * Per-step cost on a 21-step flow, so the start's token check and indexing are spread thin:
+ * main-thread busy time per step (event-loop utilisation × wall time / steps) at 64 executions in
+ * flight; the wall time between consecutive steps of one execution run alone, which includes
+ * waiting for each transition to be durable; and the same on a `memory` store, where nothing waits
+ * for a disk, so a step's time is the engine's own overhead (pipeline, expression, encryption,
+ * signature on the signing thread, log append).
  */
 async function perStep(): Promise<Measurement[]> {
+  const measurements: Measurement[] = []
   const node = await benchNode('batched')
   try {
-    const steps: unknown[] = Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, type: 'task', action: 'data.transform', params: { expression: `input.n + ${i}` } }))
-    steps.splice(10, 0, { id: 'mid', type: 'condition', expression: 'input.n > 0' })
-    const flow = { id: 'long', name: 'long', version: '1.0.0', owner: node.user.did, steps }
-    await node.engine.createFlow(flow as never, { actor: { did: node.user.did, credentials: { token: await node.token() } } })
     const total = 600
-    const tokens = await Promise.all(Array.from({ length: total + 250 }, () => node.token()))
-    let next = 0
-    const run = () => node.engine.run('long', { n: 1 }, { actor: { did: node.user.did, credentials: { token: tokens[next++] as string } } })
+    const run = await longFlow(node, total + 250)
     for (let i = 0; i < 50; i++) await run()
     const elu0 = performance.eventLoopUtilization()
     const t0 = performance.now()
@@ -96,24 +124,8 @@ async function perStep(): Promise<Measurement[]> {
     )
     const wall = performance.now() - t0
     const busyUsPerStep = (performance.eventLoopUtilization(elu0).utilization * wall * 1000) / (total * 21)
-    // one execution at a time: the time between consecutive step completions
-    const gaps: number[] = []
-    let last = new Map<string, number>()
-    const off = node.engine.onEvent((event) => {
-      if (event.type !== 'q.qflow.exec.step.completed.v1') return
-      const id = (event.data as { executionId: string }).executionId
-      const now = performance.now()
-      const before = last.get(id)
-      if (before !== undefined) gaps.push(now - before)
-      last.set(id, now)
-    })
-    for (let i = 0; i < 150; i++) {
-      last = new Map()
-      await run()
-    }
-    off()
-    gaps.sort((a, b) => a - b)
-    return [
+    const gaps = await stepGaps(node, run, 150)
+    measurements.push(
       {
         name: '21-step flow, 64 in flight: main-thread time per step',
         samples: total * 21,
@@ -130,14 +142,31 @@ async function perStep(): Promise<Measurement[]> {
         opsPerSec: 1000 / percentile(gaps, 50),
         extra: { note: 'includes each transition becoming durable (batched group commit)' }
       }
-    ]
+    )
   } finally {
     await node.close()
   }
+  const memory = await benchNode('memory')
+  try {
+    const run = await longFlow(memory, 450)
+    for (let i = 0; i < 50; i++) await run()
+    const gaps = await stepGaps(memory, run, 300)
+    measurements.push({
+      name: '21-step flow, one at a time, memory store: engine overhead per step',
+      samples: gaps.length,
+      medianUs: percentile(gaps, 50) * 1000,
+      p99Us: percentile(gaps, 99) * 1000,
+      opsPerSec: 1000 / percentile(gaps, 50),
+      extra: { targetUs: 300, note: 'step to step with no disk to wait for' }
+    })
+  } finally {
+    await memory.close()
+  }
+  return measurements
 }
 
 export default async function bench(): Promise<Measurement[]> {
-  // Throughput is bounded by commit latency at low concurrency (each execution waits for five
+  // Throughput is bounded by commit latency at low concurrency (each execution waits for four
   // group commits in a row) and by CPU at high: 512 in flight is where this machine peaks.
   return [
     await throughput('batched', 4000, 64),
