@@ -105,7 +105,7 @@ async function stepGaps(node: BenchNode, run: () => Promise<unknown>, executions
  * flight; the wall time between consecutive steps of one execution run alone, which includes
  * waiting for each transition to be durable; and the same on a `memory` store, where nothing waits
  * for a disk, so a step's time is the engine's own overhead (pipeline, expression, encryption,
- * signature on the signing thread, log append).
+ * batch signature, log append).
  */
 async function perStep(): Promise<Measurement[]> {
   const measurements: Measurement[] = []

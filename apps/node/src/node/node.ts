@@ -3,7 +3,7 @@ import { type QerberosMonitor, qerberos } from '@qflow/adapters-qerberos'
 import { qindex, type SqliteQindex } from '@qflow/adapters-qindex'
 import { type FileSubnetKeyring, fileKeyring, qlock } from '@qflow/adapters-qlock'
 import { createEmbeddedQonsent, createGrant, type EmbeddedQonsent } from '@qflow/adapters-qonsent'
-import { type Identity, issueToken, offThreadSignatureCheck, offThreadSigner, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
+import { type Identity, issueToken, offThreadSignatureCheck, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
 import { createDefaultPipeline, type Pipeline } from '@qflow/pipeline'
 import { createActionRegistry, dataTransformAction, type Engine, engine, httpRequestAction, logAction } from '@qflow/scheduler'
 import type { Sandbox } from '@qflow/sandbox'
@@ -145,13 +145,12 @@ class EmbeddedQflowNode implements QflowNode {
     await secretStore.start()
     this.teardown.push(() => secretStore.stop())
 
-    // Every log entry is signed by the node identity, on a worker thread: the event loop keeps
-    // driving executions while entries are signed on the other core.
-    const logSigner = offThreadSigner(node)
-    this.teardown.push(() => logSigner.close())
+    // Log entries are signed by the node identity on this thread: the store signs the entries of a
+    // turn of the event loop as one batch (one ed25519 signature, ~50 µs), so a worker thread's
+    // round trip would cost each step more time than the signature itself.
     const store = await createStateStore(
       { dataDir: resolve(dataDir, DATA_DIR_LAYOUT.state), durability: config.durability ?? DEFAULT_DURABILITY, subnet },
-      { qlock: lock, signer: logSigner, verifier }
+      { qlock: lock, signer: node, verifier }
     )
     this.teardown.push(() => store.stop())
 
