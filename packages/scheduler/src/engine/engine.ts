@@ -498,12 +498,9 @@ class QflowEngine implements Engine {
   // ---- the log ----------------------------------------------------------------------------
 
   /**
-   * Appends an entry, applies it once durable (in call order), then lets the execution move on.
-   * Never rejects: a store failure stops driving the execution (reported through `onError`).
-   */
-  /**
-   * Appends an entry and, once durable, applies it (in log order) and drives the execution on.
-   * `onApplied` runs right after the entry is applied, before anything it leads to.
+   * Appends an entry, applies it once durable (in call order), then lets the execution move on;
+   * `onApplied` runs right after the entry is applied, before anything it leads to. Never rejects:
+   * a store failure stops driving the execution (reported through `onError`).
    */
   private append(exec: LiveExecution, kind: string, payload: unknown, stepId?: string, attempt?: number, onApplied?: () => void): Promise<void> {
     // After stop() the store may be closed: whatever was in flight resumes from the log next start.
