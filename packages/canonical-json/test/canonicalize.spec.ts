@@ -76,6 +76,28 @@ describe('canonicalize', () => {
     )
   })
 
+  it('orders members as Array.prototype.sort orders their names, short and long objects alike', () => {
+    // A reference writer: members in Array.prototype.sort's order (an object would enumerate index-like names first).
+    const reference = (v: unknown): string =>
+      Array.isArray(v)
+        ? `[${v.map(reference).join(',')}]`
+        : v !== null && typeof v === 'object'
+          ? `{${Object.keys(v)
+              .sort()
+              .map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`)
+              .join(',')}}`
+          : JSON.stringify(v)
+    const names = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constantFrom('a', 'B', '\u00e9', '\ud83d\ude00', '\uffff', '10', '9'))
+    const member = fc.oneof(fc.integer(), fc.string(), fc.constant(null))
+    fc.assert(
+      fc.property(fc.oneof(fc.dictionary(names, member, { maxKeys: 8 }), fc.dictionary(names, member, { minKeys: 20, maxKeys: 40 }), fc.jsonValue()), (value) => {
+        // JSON.stringify writes numbers and strings as RFC 8785 does: only the member order differs.
+        expect(canonicalize(value)).toBe(reference(value))
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
   it('quotes strings exactly as JSON.stringify does, with or without characters to escape', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })), (text) => {
