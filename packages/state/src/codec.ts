@@ -2,6 +2,7 @@ import { hash } from 'node:crypto'
 import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
 import { create as createDigest, equals as digestEquals } from 'multiformats/hashes/digest'
+import { INSERTION_SORT_MAX, PLAIN_JSON_MAX_DEPTH } from './constants.js'
 
 /** Multihash code of sha2-256. */
 const SHA2_256 = 0x12
@@ -76,12 +77,26 @@ function fastJson(value: unknown): string | undefined {
 
 /**
  * An object's keys in code-unit order. Objects built with their keys in that order (the log's own
- * entries and records are) skip the sort, which allocates a work array per call.
+ * entries and records are) skip the sort; short unsorted lists (parsed JSON's) are sorted in place,
+ * since `Array.prototype.sort` allocates a work array per call.
  */
 function sortedKeys(value: object): string[] {
   const keys = Object.keys(value)
   for (let i = 1; i < keys.length; i++) {
-    if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort()
+    if ((keys[i - 1] as string) > (keys[i] as string)) {
+      if (keys.length > INSERTION_SORT_MAX) return keys.sort()
+      // Strings compare by UTF-16 code units, as the default sort does.
+      for (let j = i; j < keys.length; j++) {
+        const key = keys[j] as string
+        let k = j - 1
+        while (k >= 0 && (keys[k] as string) > key) {
+          keys[k + 1] = keys[k] as string
+          k--
+        }
+        keys[k + 1] = key
+      }
+      return keys
+    }
   }
   return keys
 }
@@ -114,6 +129,56 @@ function fastMembers(record: Record<string, unknown>, keys: readonly string[], f
 export function canonicalBlockBytes(value: unknown): Uint8Array {
   const text = fastJson(value)
   return text === undefined ? dagJson.encode(value) : encoder.encode(text)
+}
+
+/**
+ * Whether `JSON.stringify(value)` writes what {@link decodeBlock} reads back as `value` and
+ * dag-json could hold: strings, booleans, null, safe integers (not -0), finite non-integers,
+ * arrays without holes or `undefined`, plain objects (members that are `undefined` are left out,
+ * as dag-json's encoder here leaves them) with no `/` key (which decoding reads as a link or
+ * bytes). Anything else (bytes, CIDs, class instances, functions) is not.
+ */
+function plainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isSafeInteger(value) ? !Object.is(value, -0) : Number.isFinite(value) && !Number.isInteger(value)
+    case 'object': {
+      if (value === null) return true
+      if (depth >= PLAIN_JSON_MAX_DEPTH) return false
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i]
+          if (item === undefined || !plainJson(item, depth + 1)) return false
+        }
+        return true
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return false
+      const record = value as Record<string, unknown>
+      for (const key in record) {
+        if (key === '/') return false
+        const member = record[key]
+        if (member !== undefined && !plainJson(member, depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * The bytes of a value that is sealed (encrypted) before it is stored, such as a log entry's
+ * payload: plain JSON by `JSON.stringify` when the value is plain JSON (members in their own
+ * order: the bytes are never hashed in the clear, the ciphertext is), else its dag-json encoding.
+ * {@link decodeBlock} reads both back. `JSON.stringify` costs a third of the dag-json writer here
+ * for a 1 KiB object and allocates no sorted key lists.
+ */
+export function payloadBytes(value: unknown): Uint8Array {
+  return plainJson(value, 0) ? Buffer.from(JSON.stringify(value)) : canonicalBlockBytes(value)
 }
 
 /** Encodes `value` as a dag-json block with a CIDv1 over its sha2-256. */

@@ -2,7 +2,7 @@ import type { Helia } from '@helia/interface'
 import type { IdentityVerifier, Qlock, Signer } from '@qflow/pipeline'
 import { Key } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
-import { bytesMatchCid, canonicalBlockBytes, decodeBlock, signableBlock } from './codec.js'
+import { bytesMatchCid, canonicalBlockBytes, decodeBlock, payloadBytes, signableBlock } from './codec.js'
 import { HEADS_PREFIX, LOG_ENTRY_VERSION, VERIFIED_BATCHES_KEPT } from './constants.js'
 import {
   assertAppendInput,
@@ -310,7 +310,7 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     const subnet = input.subnet ?? tip?.subnet ?? this.ctx.subnet
     let plaintext: Uint8Array
     try {
-      plaintext = canonicalBlockBytes(input.payload === undefined ? null : input.payload)
+      plaintext = payloadBytes(input.payload === undefined ? null : input.payload)
     } catch (err) {
       throw new InvalidInputError(`Payload cannot be encoded as dag-json: ${(err as Error).message}`, '/payload')
     }

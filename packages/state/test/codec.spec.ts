@@ -2,7 +2,7 @@ import * as dagJson from '@ipld/dag-json'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
-import { bytesMatchCid, canonicalBlockBytes, decodeBlock, encodeBlock, signableBlock } from '../src/codec.js'
+import { bytesMatchCid, canonicalBlockBytes, decodeBlock, encodeBlock, payloadBytes, signableBlock } from '../src/codec.js'
 
 const cid = CID.parse('bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea')
 
@@ -45,6 +45,24 @@ describe('codec', () => {
       }),
       { numRuns: 2_000 }
     )
+  })
+
+  it('writes sealed payloads that read back as what dag-json reads back, plain JSON by JSON.stringify', () => {
+    fc.assert(
+      fc.property(ipld, (value) => {
+        expect(decodeBlock(payloadBytes(value))).toEqual(dagJson.decode(dagJson.encode(value)))
+      }),
+      { numRuns: 2_000 }
+    )
+    // Parsed JSON keeps its member order: no sort.
+    const order = { order: { id: 'o-1', items: [{ sku: 'a', qty: 2, price: 9.5 }] } }
+    expect(new TextDecoder().decode(payloadBytes(order))).toBe(JSON.stringify(order))
+    // What JSON.stringify would not write as dag-json holds it takes dag-json's writer.
+    for (const value of [{ b: new Uint8Array([1]), a: 1 }, { link: cid }, { z: -0, a: 1 }, { big: 2 ** 60, a: 1 }, [1, { '/': 'x' }]]) {
+      expect(Buffer.from(payloadBytes(value)).toString('hex'), JSON.stringify(value)).toBe(Buffer.from(canonicalBlockBytes(value)).toString('hex'))
+    }
+    expect(() => payloadBytes({ a: undefined, fn: () => 1 })).toThrow()
+    expect(() => payloadBytes([undefined])).toThrow()
   })
 
   it('makes CIDv1 dag-json sha2-256 blocks and checks bytes against them', () => {
