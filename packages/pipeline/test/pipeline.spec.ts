@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import {
+  createOperationContext,
   createPipeline,
   MissingStageError,
+  type OperationInput,
   type PipelineHaltedError,
   type PipelineStageV1,
   passThroughStage,
@@ -115,6 +117,31 @@ describe('createPipeline', () => {
     expect(a.operation.payloadDigest).toBe(payloadDigest({ a: [1, 2], b: 1 }))
     // openssl dgst -sha256 of the canonical text '{"a":[1,2],"b":1}', base64url
     expect(a.operation.payloadDigest).toBe('sha256-lKeGw2Yrx77rWY76fYy1jXvqJdbCdeqXhaAjD_H4wro')
+  })
+
+  it('builds an operation context with every field of the input and nothing else, frozen', () => {
+    // Every field OperationInput declares: a field added to it and not copied fails this test.
+    const full: { readonly [K in keyof Required<OperationInput>]: OperationInput[K] } = {
+      kind: 'exec.start',
+      actor,
+      resource: 'qflow:flow:f1',
+      action: 'execute',
+      payload: { b: 1, a: [2] },
+      payloadDigest: 'sha256-given',
+      subnet: 'dao-1',
+      traceId: 'trace-1',
+      issuedAt: 1_700_000_000_000,
+      index: { key: 'e1', kind: 'execution', owner: actor.did, createdAt: 1, updatedAt: 1 },
+      integrity: { expectedDigest: 'sha256-x' },
+      attributes: { executionId: 'e1' }
+    }
+    const context = createOperationContext(full as OperationInput, '9.9.9')
+    expect(context).toEqual({ ...full, pipelineVersion: '9.9.9' })
+    expect(Object.isFrozen(context)).toBe(true)
+    // Absent fields stay absent; the digest and trace id are filled in.
+    const bare = createOperationContext({ ...op, payload: { b: 1, a: [2] }, extra: 'dropped' } as OperationInput, '9.9.9')
+    expect(Object.keys(bare).sort()).toEqual(['action', 'actor', 'issuedAt', 'kind', 'payload', 'payloadDigest', 'pipelineVersion', 'resource', 'traceId'])
+    expect(bare.payloadDigest).toBe(payloadDigest({ a: [2], b: 1 }))
   })
 
   it('calls hooks in order and reports halts', async () => {
