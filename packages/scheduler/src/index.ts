@@ -42,6 +42,7 @@ export {
   type Engine,
   type EngineComponents,
   type EngineInit,
+  type EventListenOptions,
   type ExecutionResult,
   engine,
   type FlowRef,

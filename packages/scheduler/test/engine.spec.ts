@@ -80,6 +80,27 @@ describe('engine: sequential flows, conditions and the log', () => {
     expect(ofBig.filter((t) => t === 'q.qflow.exec.step.completed.v1')).toHaveLength(4)
   })
 
+  it('gives a listener only the event types it takes, and stops when it unsubscribes', async () => {
+    const e = await setup()
+    await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const ends: QflowEvent[] = []
+    const onEnd = (event: QflowEvent) => ends.push(event)
+    const off = e.engine.onEvent(onEnd, { types: ['q.qflow.exec.completed.v1', 'q.qflow.exec.started.v1'] })
+    // Subscribing the same listener again changes nothing: it still gets each event once.
+    e.engine.onEvent(onEnd, { types: ['q.qflow.exec.step.completed.v1'] })
+    const run = await e.engine.run('orders', { items: [{ price: 70 }, { price: 50 }] }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(ends.map((ev) => ev.type)).toEqual(['q.qflow.exec.started.v1', 'q.qflow.exec.completed.v1'])
+    expect(ends[1]?.data).toMatchObject({ executionId: run.executionId, status: 'completed', outputDigest: payloadDigest(run.output) })
+    // The listener of every type (the test env's) still got the step events, with their digests.
+    const steps = e.events.filter((ev) => ev.type === 'q.qflow.exec.step.completed.v1' && (ev.data as { executionId: string }).executionId === run.executionId)
+    expect(steps).toHaveLength(4)
+    for (const ev of steps) expect((ev.data as { outputDigest?: string }).outputDigest).toMatch(/^sha256-/)
+    off()
+    off()
+    await e.engine.run('orders', { items: [{ price: 7 }] }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(ends).toHaveLength(2)
+  })
+
   it('refuses an invalid flow (a cycle) with every problem listed, storing nothing', async () => {
     const e = await setup()
     const cyclic = flowOf(

@@ -65,6 +65,12 @@ export interface StartOptions {
   readonly inputDigest?: string
 }
 
+/** Options of {@link Engine.onEvent}. */
+export interface EventListenOptions {
+  /** The event types the listener takes; default every one. */
+  readonly types?: readonly QflowEventName[]
+}
+
 /** Options of {@link engine}; all optional. */
 export interface EngineInit {
   /** Default step timeout when a step sets none, ms. Default 5 minutes. */
@@ -133,8 +139,12 @@ export interface Engine {
   state(executionId: string): Promise<ExecutionState>
   /** Pauses the live executions of a flow, or of an actor (containment). */
   contain(target: { readonly flowId?: string; readonly actor?: string }, reason: string): Promise<number>
-  /** Subscribes to the engine's `q.qflow.*` events. */
-  onEvent(listener: (event: QflowEvent) => void): () => void
+  /**
+   * Subscribes to the engine's `q.qflow.*` events: every one, or only those of `options.types`.
+   * Events no listener takes are never built (nor the digests they carry). Subscribing a listener
+   * that is subscribed already changes nothing.
+   */
+  onEvent(listener: (event: QflowEvent) => void, options?: EventListenOptions): () => void
 }
 
 interface Waiter {
@@ -219,7 +229,10 @@ function matchesFilterSync(filter: unknown, payload: unknown): boolean {
 class QflowEngine implements Engine {
   private readonly executions = new Map<string, LiveExecution>()
   private readonly waiters = new Map<string, Set<Waiter>>()
-  private readonly listeners = new Set<(event: QflowEvent) => void>()
+  /** Each listener with the event types it takes (undefined: every type). */
+  private readonly listeners = new Map<(event: QflowEvent) => void, ReadonlySet<string> | undefined>()
+  /** How many listeners take each event type (those taking every type count under '*'). */
+  private readonly wanted = new Map<string, number>()
   private readonly graphs = new Map<string, FlowGraph>()
   private readonly stepTimeout: number
   private readonly snapshotEvery: number
@@ -273,6 +286,9 @@ class QflowEngine implements Engine {
   private async resolveFlow(ref: FlowRef): Promise<{ flow: EngineFlow; hash: string }> {
     const { flows } = this.components
     if (ref.startsWith('b') && !ref.includes('@')) {
+      // A hash names one flow document forever: a graph built from it holds that very flow.
+      const known = this.graphs.get(ref)
+      if (known !== undefined) return { flow: known.flow, hash: ref }
       try {
         const flow = (await flows.getByHash(ref)) as unknown as EngineFlow
         return { flow, hash: ref }
@@ -580,7 +596,7 @@ class QflowEngine implements Engine {
       status: result.status,
       durationMs: Math.max(0, exec.state.updatedAt - exec.state.startedAt)
     }
-    if (result.output !== undefined) data.outputDigest = payloadDigest(result.output)
+    if (result.output !== undefined && this.wants('q.qflow.exec.completed.v1')) data.outputDigest = payloadDigest(result.output)
     if (result.error !== undefined) {
       data.error = { name: result.error.name, message: result.error.message }
       if (result.error.stepId !== undefined) data.error.stepId = result.error.stepId
@@ -888,7 +904,7 @@ class QflowEngine implements Engine {
         status: 'succeeded',
         durationMs
       }
-      if (this.listeners.size > 0) data.outputDigest = payloadDigest(output)
+      if (this.wants('q.qflow.exec.step.completed.v1')) data.outputDigest = payloadDigest(output)
       this.emit('q.qflow.exec.step.completed.v1', data, exec.state.actor)
     })
     exec.busy.delete(t.id)
@@ -1037,15 +1053,35 @@ class QflowEngine implements Engine {
 
   // ---- events -----------------------------------------------------------------------------
 
-  onEvent(listener: (event: QflowEvent) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+  onEvent(listener: (event: QflowEvent) => void, options: EventListenOptions = {}): () => void {
+    if (this.listeners.has(listener)) return () => this.unlisten(listener)
+    const types = options.types === undefined ? undefined : new Set<string>(options.types)
+    this.listeners.set(listener, types)
+    for (const type of types ?? ['*']) this.wanted.set(type, (this.wanted.get(type) ?? 0) + 1)
+    return () => this.unlisten(listener)
+  }
+
+  private unlisten(listener: (event: QflowEvent) => void): void {
+    if (!this.listeners.has(listener)) return
+    const types = this.listeners.get(listener)
+    this.listeners.delete(listener)
+    for (const type of types ?? ['*']) {
+      const left = (this.wanted.get(type) ?? 1) - 1
+      if (left === 0) this.wanted.delete(type)
+      else this.wanted.set(type, left)
+    }
+  }
+
+  /** Whether any listener takes events of this type. */
+  private wants(type: QflowEventName): boolean {
+    return this.wanted.size > 0 && (this.wanted.has('*') || this.wanted.has(type))
   }
 
   private emit<N extends QflowEventName>(type: N, data: QflowEventData[N], actor: string): void {
-    if (this.listeners.size === 0) return
+    if (!this.wants(type)) return
     const event = createEvent(type, data, { source: `qflow://${this.components.identity.did}`, actor })
-    for (const listener of this.listeners) {
+    for (const [listener, types] of this.listeners) {
+      if (types !== undefined && !types.has(type)) continue
       try {
         listener(event as QflowEvent)
       } catch {
@@ -1070,7 +1106,7 @@ class QflowEngine implements Engine {
     stage?: string,
     code?: string
   ): void {
-    if (this.listeners.size === 0) return
+    if (!this.wants('q.qflow.validation.pipeline.executed.v1')) return
     const data: QflowEventData['q.qflow.validation.pipeline.executed.v1'] = {
       traceId,
       kind: operation.kind,
