@@ -70,16 +70,19 @@ export async function drainSteps(components: StepDrainComponents, timeoutMs: num
   }
 
   // Listen first, so nothing that settles while the executions are scanned is missed.
-  const off = engine.onEvent((event) => {
-    if (event.type === 'q.qflow.exec.step.completed.v1') {
-      const data = event.data as { executionId: string; stepId: string; attempt: number }
-      const key = keyOf(data.executionId, data.stepId)
-      if (pending.get(key)?.attempt === data.attempt) settle(key)
-    } else if (event.type === 'q.qflow.exec.completed.v1') {
-      const { executionId } = event.data as { executionId: string }
-      for (const key of [...(byExecution.get(executionId) ?? [])]) settle(key)
-    }
-  })
+  const off = engine.onEvent(
+    (event) => {
+      if (event.type === 'q.qflow.exec.step.completed.v1') {
+        const data = event.data as { executionId: string; stepId: string; attempt: number }
+        const key = keyOf(data.executionId, data.stepId)
+        if (pending.get(key)?.attempt === data.attempt) settle(key)
+      } else if (event.type === 'q.qflow.exec.completed.v1') {
+        const { executionId } = event.data as { executionId: string }
+        for (const key of [...(byExecution.get(executionId) ?? [])]) settle(key)
+      }
+    },
+    { types: ['q.qflow.exec.step.completed.v1', 'q.qflow.exec.completed.v1'] }
+  )
   try {
     const types = new Map<string, Map<string, { type: string; action?: string }>>()
     const stepTypes = async (flowHash: string) => {

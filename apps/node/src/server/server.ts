@@ -202,18 +202,12 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
   })
   app.setSerializerCompiler(responseSerializer(init.validateResponses === true) as never)
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    for (const [header, value] of Object.entries(SECURITY_HEADERS)) void reply.header(header, value)
+  // Hooks on every request take callbacks rather than being async: no promise per hook per request.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    void reply.headers(SECURITY_HEADERS)
     if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store')
     void reply.header('x-request-id', String(request.id))
-    return payload
-  })
-  app.addHook('onResponse', async (request, reply) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? '(unmatched)', status: String(reply.statusCode) }
-    metrics.httpRequests.inc(labels)
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000)
-    if (reply.statusCode >= 500) request.log.warn({ requestId: request.id, ...labels, ms: reply.elapsedTime }, 'request failed')
-    else request.log.debug({ requestId: request.id, ...labels, ms: reply.elapsedTime }, 'request')
+    done(null, payload)
   })
   app.setErrorHandler((err, request, reply) => {
     const apiError = sendErrorLogged(request, reply, err)
@@ -232,10 +226,13 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
   })
 
   // Executions started and ended, whoever started them (API, webhook, schedule, sub-flow).
-  const unsubscribe = parts.engine.onEvent((event: QflowEvent) => {
-    if (event.type === 'q.qflow.exec.started.v1') metrics.executionsStarted.inc({ trigger: triggerKind((event.data as { trigger?: string }).trigger) })
-    else if (event.type === 'q.qflow.exec.completed.v1') metrics.executionsCompleted.inc({ status: (event.data as { status: string }).status })
-  })
+  const unsubscribe = parts.engine.onEvent(
+    (event: QflowEvent) => {
+      if (event.type === 'q.qflow.exec.started.v1') metrics.executionsStarted.inc({ trigger: triggerKind((event.data as { trigger?: string }).trigger) })
+      else if (event.type === 'q.qflow.exec.completed.v1') metrics.executionsCompleted.inc({ status: (event.data as { status: string }).status })
+    },
+    { types: ['q.qflow.exec.started.v1', 'q.qflow.exec.completed.v1'] }
+  )
 
   const callers = new WeakMap<FastifyRequest, Caller>()
   const runtime: ApiRuntime = {
@@ -252,16 +249,24 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
 
   // Every route is bounded in time (WebSocket upgrades excepted: they live on after the handshake).
   const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>()
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers.upgrade !== undefined) return
-    const timer = setTimeout(() => {
-      if (!reply.sent) sendError(request, reply, new RequestTimeoutError(handlerTimeoutMs))
-    }, handlerTimeoutMs)
-    timer.unref()
-    timers.set(request, timer)
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers.upgrade === undefined) {
+      const timer = setTimeout(() => {
+        if (!reply.sent) sendError(request, reply, new RequestTimeoutError(handlerTimeoutMs))
+      }, handlerTimeoutMs)
+      timer.unref()
+      timers.set(request, timer)
+    }
+    done()
   })
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, reply, done) => {
     clearTimeout(timers.get(request))
+    const labels = { method: request.method, route: request.routeOptions.url ?? '(unmatched)', status: String(reply.statusCode) }
+    metrics.httpRequests.inc(labels)
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000)
+    if (reply.statusCode >= 500) request.log.warn({ requestId: request.id, ...labels, ms: reply.elapsedTime }, 'request failed')
+    else if (log.isLevelEnabled('debug')) request.log.debug({ requestId: request.id, ...labels, ms: reply.elapsedTime }, 'request')
+    done()
   })
 
   // The REST routes: authenticated from the headers, before the body is read.

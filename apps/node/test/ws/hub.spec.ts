@@ -15,6 +15,10 @@ class EventSource {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }
+  /** How many listeners the source has. */
+  get listening(): number {
+    return this.listeners.size
+  }
   emit<N extends QflowEventName>(type: N, data: QflowEventData[N]): QflowEvent {
     const event = createEvent(type, data, { source: 'qflow://node', actor: 'did:key:actor' }) as QflowEvent
     for (const listener of this.listeners) listener(event)
@@ -87,6 +91,30 @@ describe('eventHub', () => {
     expect(other.events('mine')).toEqual([event])
     source.started('e2', 'f1')
     expect(hub.stats()).toMatchObject({ events: 2, serialisations: 2, delivered: 12, consumers: 6, subscriptions: 6 })
+  })
+
+  it('takes the engine events only while some subscription is live', async () => {
+    expect(source.listening).toBe(0)
+    const sink = new RecordingSink()
+    const consumer = hub.connect(sink, listSubscriber(['qflow:node', 'qflow:flow:f1']))
+    await consumer.receive(subscribe('a'))
+    await consumer.receive(subscribe('b', { flowId: 'f1' }))
+    expect(hub.stats()).toMatchObject({ subscriptions: 2 })
+    expect(source.listening).toBe(1)
+    const event = source.completed('e1', 'f1')
+    expect(sink.events('a')).toEqual([event])
+    await consumer.receive(JSON.stringify({ type: 'unsubscribe', id: 'a' }))
+    expect(source.listening).toBe(1)
+    await consumer.receive(JSON.stringify({ type: 'unsubscribe', id: 'b' }))
+    expect(source.listening).toBe(0)
+    source.completed('e2', 'f1')
+    await consumer.receive(subscribe('c'))
+    expect(source.listening).toBe(1)
+    const later = source.started('e3', 'f1')
+    expect(sink.events('c')).toEqual([later])
+    expect(hub.stats()).toMatchObject({ events: 2, subscriptions: 1 })
+    hub.stop()
+    expect(source.listening).toBe(0)
   })
 
   it('encodes a message once for every sink that writes encoded frames, and corks each sink for the turn', async () => {

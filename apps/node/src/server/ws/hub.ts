@@ -94,7 +94,7 @@ export interface EventHubStats {
   readonly subscriptions: number
   /** Subscriptions awaiting their authorization. */
   readonly pending: number
-  /** Events received from the source. */
+  /** Events received from the source (the hub takes them only while a subscription is live). */
   readonly events: number
   /** Events serialised (at most one per event, only for events some subscription matched). */
   readonly serialisations: number
@@ -348,7 +348,12 @@ class SubscriptionHub implements EventHub {
   private live = 0
   /** Consumers corked this turn of the event loop. */
   private readonly corked: HubConsumer[] = []
+  /**
+   * Unsubscribes from the engine's events. The hub takes them only while it is started and some
+   * subscription is live: the engine builds no event nobody takes.
+   */
   private offEvents: (() => void) | undefined
+  private started = false
   private offConsents: (() => void) | undefined
   private stopped = false
   private counters = { events: 0, serialisations: 0, delivered: 0, deliveredBytes: 0, lagging: 0, dropped: 0, revoked: 0, peakBufferedBytes: 0 }
@@ -363,17 +368,18 @@ class SubscriptionHub implements EventHub {
   }
 
   start(): void {
-    if (this.offEvents !== undefined) return
+    if (this.started) return
+    this.started = true
     this.stopped = false
-    this.offEvents = this.components.events.onEvent((event) => this.publish(event))
     this.offConsents = this.components.consents?.subscribe((change) => this.consentChanged(change))
+    this.listen()
   }
 
   stop(): void {
     this.stopped = true
-    this.offEvents?.()
+    this.started = false
+    this.listen()
     this.offConsents?.()
-    this.offEvents = undefined
     this.offConsents = undefined
     for (const consumer of [...this.consumers]) {
       consumer.end()
@@ -406,6 +412,17 @@ class SubscriptionHub implements EventHub {
     if (sub.executionId !== undefined) addTo(this.byExecution, sub.executionId, sub)
     else if (sub.flowId !== undefined) addTo(this.byFlow, sub.flowId, sub)
     else this.unscoped.add(sub)
+    if (this.live === 1) this.listen()
+  }
+
+  /** Takes the engine's events while started with a live subscription, and only then. */
+  private listen(): void {
+    const wanted = this.started && this.live > 0
+    if (wanted && this.offEvents === undefined) this.offEvents = this.components.events.onEvent((event) => this.publish(event))
+    else if (!wanted && this.offEvents !== undefined) {
+      this.offEvents()
+      this.offEvents = undefined
+    }
   }
 
   remove(sub: Subscription): void {
@@ -420,6 +437,7 @@ class SubscriptionHub implements EventHub {
     if (sub.executionId !== undefined) deleteFrom(this.byExecution, sub.executionId, sub)
     else if (sub.flowId !== undefined) deleteFrom(this.byFlow, sub.flowId, sub)
     else this.unscoped.delete(sub)
+    if (this.live === 0) this.listen()
   }
 
   leave(consumer: HubConsumer): void {
@@ -454,7 +472,6 @@ class SubscriptionHub implements EventHub {
 
   private publish(event: QflowEvent): void {
     this.counters.events++
-    if (this.live === 0) return
     const { flowId, executionId } = eventScope(event)
     const fanOut = new FanOut(event, this.counters)
     fanOut.visit(this.unscoped, flowId, executionId)
