@@ -1,16 +1,21 @@
 import jsonata from 'jsonata'
 import { EXPRESSION_CACHE_SIZE, MAX_EXPRESSION_LENGTH } from './constants.js'
 import { FlowExpressionError } from './errors.js'
+import type { FastExpression } from './fast-expression.js'
 import { LruCache } from './lru.js'
 
 /** A compiled JSONata expression (shared through the cache: pass bindings to `evaluate`, never call `assign`). */
 export type CompiledExpression = jsonata.Expression
 
-type Entry = { ok: true; expression: CompiledExpression } | { ok: false; error: FlowExpressionError }
+/**
+ * A cached expression. `fast` is its synchronous fast path, compiled on first use by
+ * `compileFastExpression` (`null`: outside the fast path's subset).
+ */
+export type ExpressionEntry = { ok: true; expression: CompiledExpression; fast?: FastExpression | null } | { ok: false; error: FlowExpressionError }
 
-const cache = new LruCache<string, Entry>(EXPRESSION_CACHE_SIZE)
+const cache = new LruCache<string, ExpressionEntry>(EXPRESSION_CACHE_SIZE)
 
-function compileUncached(text: string): Entry {
+function compileUncached(text: string): ExpressionEntry {
   if (text.length > MAX_EXPRESSION_LENGTH) {
     return {
       ok: false,
@@ -35,7 +40,8 @@ function compileUncached(text: string): Entry {
   }
 }
 
-function lookup(text: string): Entry {
+/** The cache entry of an expression's text, compiled on first use (internal to this package). */
+export function cachedExpression(text: string): ExpressionEntry {
   let entry = cache.get(text)
   if (entry === undefined) {
     entry = compileUncached(text)
@@ -52,14 +58,14 @@ function lookup(text: string): Entry {
  * @throws {@link FlowExpressionError} on a syntax error (with JSONata's code and position).
  */
 export function compileExpression(text: string): CompiledExpression {
-  const entry = lookup(text)
+  const entry = cachedExpression(text)
   if (!entry.ok) throw entry.error
   return entry.expression
 }
 
 /** Like {@link compileExpression} but returns the error instead of throwing it. */
 export function checkExpression(text: string): FlowExpressionError | undefined {
-  const entry = lookup(text)
+  const entry = cachedExpression(text)
   return entry.ok ? undefined : entry.error
 }
 

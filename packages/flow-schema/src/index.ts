@@ -68,6 +68,7 @@ export {
   SigningKeyError
 } from './errors.js'
 export { type CompiledExpression, compileExpression, findTemplates, forEachTemplate, type TemplateLocation, templateExpression } from './expressions.js'
+export { compileFastExpression, FAST_PATH_DECLINED, type FastExpression } from './fast-expression.js'
 export {
   type BranchMembership,
   buildStepGraph,

@@ -1,4 +1,4 @@
-import { compileExpression, templateExpression } from '@qflow/flow-schema'
+import { compileExpression, compileFastExpression, FAST_PATH_DECLINED, templateExpression } from '@qflow/flow-schema'
 
 /** What an expression sees as `$`. */
 export interface ExpressionContext {
@@ -32,8 +32,16 @@ function plain(value: unknown): unknown {
   return out
 }
 
-/** Evaluates one JSONata expression against the context. */
+/**
+ * Evaluates one JSONata expression against the context: synchronously on the fast path when the
+ * expression and the context allow it (the same result), else with JSONata.
+ */
 export async function evaluateExpression(text: string, context: ExpressionContext): Promise<unknown> {
+  const fast = compileFastExpression(text)
+  if (fast !== undefined) {
+    const result = fast(context)
+    if (result !== FAST_PATH_DECLINED) return plain(result)
+  }
   return plain(await compileExpression(text).evaluate(context))
 }
 
