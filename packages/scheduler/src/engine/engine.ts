@@ -33,6 +33,7 @@ import { type ExpressionContext, evaluateExpression, evaluateTemplates } from '.
 import type { EngineFlow, EngineStep } from './flow-model.js'
 import { buildFlowGraph, type FlowGraph, type StepOutcome } from './graph.js'
 import { type ModuleRegistry, UnknownModuleError } from './modules.js'
+import { plainData } from './plain-data.js'
 
 /** How an execution ended. */
 export interface ExecutionResult {
@@ -193,17 +194,6 @@ function errorInfo(err: unknown): ErrorInfo {
   if (typeof e?.retryable === 'boolean') info.retryable = e.retryable
   if (typeof e?.code === 'string') info.code = e.code
   return info
-}
-
-/** Turns an action's result into plain data a log stores (no `undefined`, no functions). */
-function storable(value: unknown): unknown {
-  if (value === undefined || typeof value === 'function') return null
-  if (value === null || typeof value !== 'object') return value
-  if (value instanceof Uint8Array) return value
-  if (Array.isArray(value)) return value.map(storable)
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') out[k] = storable(v)
-  return out
 }
 
 function matchesFilter(filter: unknown, payload: unknown): boolean | Promise<boolean> {
@@ -404,7 +394,7 @@ class QflowEngine implements Engine {
       flowHash: hash,
       actor: options.actor.did,
       subnet,
-      input: storable(input)
+      input: plainData(input)
     }
     if (options.trigger !== undefined) payload.trigger = options.trigger
     if (options.parent !== undefined) payload.parent = { ...options.parent }
@@ -796,7 +786,7 @@ class QflowEngine implements Engine {
       } else {
         output = await this.withTimeout(step, timeoutMs, controller, (signal) => this.execute(exec, step, attempt, idempotencyKey, context, signal))
       }
-      output = storable(output)
+      output = plainData(output)
       if (step.outputSchema !== undefined && this.components.qerberos !== undefined) {
         const report = await this.components.qerberos.checkIntegrity(output, { schema: step.outputSchema as Record<string, unknown> })
         if (!report.ok) throw new StepIntegrityError(step.id, report.failures)
@@ -837,7 +827,7 @@ class QflowEngine implements Engine {
       subnet: exec.state.subnet,
       scope: context,
       log: (level, message, data) => {
-        void this.append(exec, 'log', storable({ level, message, data: data ?? null }), step.id, attempt)
+        void this.append(exec, 'log', plainData({ level, message, data: data ?? null }), step.id, attempt)
       }
     }
     switch (step.type) {
@@ -991,7 +981,7 @@ class QflowEngine implements Engine {
     this.assertStarted()
     const set = this.waiters.get(name)
     if (set === undefined) return 0
-    const data = storable(payload)
+    const data = plainData(payload)
     const matched: Waiter[] = []
     for (const w of [...set]) {
       if (await matchesFilter(w.filter, data)) matched.push(w)

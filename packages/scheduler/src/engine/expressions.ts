@@ -1,4 +1,5 @@
 import { compileExpression, compileFastExpression, FAST_PATH_DECLINED, templateExpression } from '@qflow/flow-schema'
+import { plainData } from './plain-data.js'
 
 /** What an expression sees as `$`. */
 export interface ExpressionContext {
@@ -22,16 +23,6 @@ function containsTemplate(value: unknown): boolean {
   return found
 }
 
-/** Turns what JSONata returns into plain data a log can store (`undefined` becomes null). */
-function plain(value: unknown): unknown {
-  if (value === undefined || typeof value === 'function') return null
-  if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(plain)
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') out[k] = plain(v)
-  return out
-}
-
 /**
  * Evaluates one JSONata expression against the context: synchronously on the fast path when the
  * expression and the context allow it (the same result), else with JSONata.
@@ -40,9 +31,9 @@ export async function evaluateExpression(text: string, context: ExpressionContex
   const fast = compileFastExpression(text)
   if (fast !== undefined) {
     const result = fast(context)
-    if (result !== FAST_PATH_DECLINED) return plain(result)
+    if (result !== FAST_PATH_DECLINED) return plainData(result)
   }
-  return plain(await compileExpression(text).evaluate(context))
+  return plainData(await compileExpression(text).evaluate(context))
 }
 
 /**
