@@ -77,7 +77,7 @@ export class CommitJournal {
   /** Writes an index checkpoint, so an open scans nothing written before it. */
   async checkpoint(): Promise<void> {
     await this.exclusive(async () => {
-      if (this.failure === undefined) this.log.checkpoint()
+      if (this.failure === undefined) await this.log.checkpoint()
     })
   }
 
@@ -150,6 +150,12 @@ export class CommitJournal {
       this.syncMs += (performance.now() - started - this.syncMs) * SYNC_TIME_WEIGHT
     }
     this.log.apply(located)
-    if (!this.memory && this.log.uncheckpointedBytes >= this.checkpointBytes) this.log.checkpoint()
+    if (!this.memory && this.log.uncheckpointedBytes >= this.checkpointBytes) {
+      // Written in the background: commits go on. A failed checkpoint write fails the store, as a
+      // failed commit does (the disk is not taking writes).
+      this.log.checkpoint().catch((err: unknown) => {
+        this.failure ??= err
+      })
+    }
   }
 }

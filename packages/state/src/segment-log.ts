@@ -8,11 +8,10 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   unlinkSync,
-  writeSync,
   writevSync
 } from 'node:fs'
+import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { CID } from 'multiformats/cid'
@@ -121,6 +120,25 @@ function fsyncDir(path: string): void {
     fsyncSync(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** Writes a checkpoint image through a temp file, fsync and rename, with the directory fsync'ed after. */
+async function writeCheckpointFile(dir: string, image: Uint8Array): Promise<void> {
+  const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`)
+  const file = await open(tmp, 'w')
+  try {
+    await file.writeFile(image)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  await rename(tmp, join(dir, CHECKPOINT_FILE))
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 
@@ -241,6 +259,9 @@ export class SegmentLog {
     this.dir = dir
     this.segmentBytes = segmentBytes
   }
+
+  /** The latest checkpoint write (settled when none is in flight). */
+  private checkpointWrite: Promise<void> = Promise.resolve()
 
   /** Bytes appended since the last index checkpoint. */
   get uncheckpointedBytes(): number {
@@ -396,11 +417,27 @@ export class SegmentLog {
 
   /**
    * Writes the index checkpoint (blocks, records, and the log position they cover) through a
-   * temp file, fsync and rename, so an open scans only what follows it.
+   * temp file, fsync and rename, so an open scans only what follows it. The image is taken at once
+   * (the in-memory index as it is now); the file is written off the event loop, so commits go on
+   * meanwhile (they land after the position the image covers, and an open scans them). A large
+   * store's checkpoint took the event loop 25-170 ms when it was written synchronously. Checkpoints
+   * land in the order they were taken: each write waits for the one before it.
    */
-  checkpoint(): void {
+  checkpoint(): Promise<void> {
     const dir = this.dir
-    if (dir === undefined || this.active === undefined) return
+    if (dir === undefined || this.active === undefined) return this.checkpointWrite
+    const image = this.checkpointImage()
+    this.bytesSinceCheckpoint = 0
+    const previous = this.checkpointWrite
+    const write = previous.then(() => writeCheckpointFile(dir, image))
+    // The next write waits for this one whether it succeeded or not; the caller sees its outcome.
+    this.checkpointWrite = write.catch(() => undefined)
+    return write
+  }
+
+  /** The checkpoint's bytes, from the in-memory index and the active segment's position. */
+  private checkpointImage(): Buffer {
+    const active = this.active as Segment
     const recordKeys = [...this.records.keys()].map((k) => encoder.encode(k))
     let size = 20 + 4
     for (const loc of this.index.values()) size += 14 + loc.cidBytes.byteLength
@@ -409,8 +446,8 @@ export class SegmentLog {
     // One buffer, filled in place: the index of a large store is tens of thousands of entries.
     const out = Buffer.allocUnsafe(size)
     out.writeUInt32BE(CHECKPOINT_MAGIC, 0)
-    out.writeUInt32BE(this.active.id, 4)
-    out.writeUInt32BE(this.active.size, 8)
+    out.writeUInt32BE(active.id, 4)
+    out.writeUInt32BE(active.size, 8)
     out.writeUInt32BE(this.index.size, 12)
     out.writeUInt32BE(this.records.size, 16)
     let o = 20
@@ -435,18 +472,7 @@ export class SegmentLog {
       o += 8 + value.byteLength
     }
     out.writeUInt32BE(crc32(out.subarray(0, o)), o)
-    const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`)
-    const fd = openSync(tmp, 'w')
-    try {
-      let written = 0
-      while (written < out.byteLength) written += writeSync(fd, out, written, out.byteLength - written)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, join(dir, CHECKPOINT_FILE))
-    fsyncDir(dir)
-    this.bytesSinceCheckpoint = 0
+    return out
   }
 
   /**
@@ -497,7 +523,7 @@ export class SegmentLog {
     txs.push({ blocks, puts })
     this.apply(this.write(txs))
     await this.sync()
-    this.checkpoint()
+    await this.checkpoint()
     let bytesReclaimed = 0
     for (const id of victims) {
       const segment = this.segments.get(id) as Segment

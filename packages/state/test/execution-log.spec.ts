@@ -72,7 +72,13 @@ describe('execution log', () => {
   it('signs the entries appended in one turn with one signature, each with its own proof', async () => {
     const signer = testSigner()
     let signatures = 0
-    const counting = { did: signer.did, sign: (data: Uint8Array) => (signatures++, signer.sign(data)) }
+    const counting = {
+      did: signer.did,
+      sign: (data: Uint8Array) => {
+        signatures++
+        return signer.sign(data)
+      }
+    }
     const s = await store(undefined, { qlock: testQlock(), signer: counting, verifier: testVerifier() })
     const started = await Promise.all(Array.from({ length: 40 }, (_, i) => s.log.append(`batch-${i}`, { kind: 'started', payload: { i } })))
     expect(signatures).toBe(1)
