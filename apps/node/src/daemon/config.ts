@@ -5,7 +5,7 @@ import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
 import { DEFAULT_SOURCE_BURST, DEFAULT_SOURCE_RATE_PER_SECOND, DEFAULT_TENANT_BURST, DEFAULT_TENANT_RATE_PER_SECOND, DEFAULT_TOLERANCE_MS } from '@qflow/webhooks'
 import { ALLOW_PRIVATE_NETWORKS_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SUBNET, PASSPHRASE_ENV } from '../node/constants.js'
 import { DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/constants.js'
-import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_WAIT_MS } from '../server/webhooks/constants.js'
+import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_REFUSAL_LIMIT, DEFAULT_WEBHOOK_WAIT_MS } from '../server/webhooks/constants.js'
 import {
   CONFIG_ENV,
   DEFAULT_ADMIN_TOKEN_TTL_MS,
@@ -78,6 +78,10 @@ export interface DaemonConfig {
   webhookTenantRate: number
   /** Webhooks one tenant may receive at once. */
   webhookTenantBurst: number
+  /** Refused webhooks per second one client address earns back (the refusal bucket's refill). */
+  webhookRefusalRate: number
+  /** Refused webhooks one client address may earn before it is answered 429 unchecked. */
+  webhookRefusalBurst: number
   /** How long a `respond: on-completion` webhook waits for the run before answering 202, ms. */
   webhookWaitTimeout: number
 }
@@ -510,6 +514,28 @@ const RULES: readonly KeyRule[] = [
     defaultText: String(DEFAULT_TENANT_BURST),
     valueText: `a whole number, 1 to ${MAX_WEBHOOK_RATE}`,
     fallback: () => DEFAULT_TENANT_BURST,
+    parse: numberIn(1, MAX_WEBHOOK_RATE, true)
+  },
+  {
+    key: 'webhookRefusalRate',
+    env: 'QFLOW_WEBHOOK_REFUSAL_RATE',
+    flag: '--webhook-refusal-rate',
+    secret: false,
+    description: 'refused (unauthenticated) webhooks per second one client address earns back; past its burst it is answered 429 before any signature is checked',
+    defaultText: String(DEFAULT_WEBHOOK_REFUSAL_LIMIT.ratePerSecond),
+    valueText: `a number per second, more than 0, at most ${MAX_WEBHOOK_RATE}`,
+    fallback: () => DEFAULT_WEBHOOK_REFUSAL_LIMIT.ratePerSecond,
+    parse: positive(numberIn(0, MAX_WEBHOOK_RATE, false))
+  },
+  {
+    key: 'webhookRefusalBurst',
+    env: 'QFLOW_WEBHOOK_REFUSAL_BURST',
+    flag: '--webhook-refusal-burst',
+    secret: false,
+    description: 'refused webhooks one client address may send before it is held back',
+    defaultText: String(DEFAULT_WEBHOOK_REFUSAL_LIMIT.burst),
+    valueText: `a whole number, 1 to ${MAX_WEBHOOK_RATE}`,
+    fallback: () => DEFAULT_WEBHOOK_REFUSAL_LIMIT.burst,
     parse: numberIn(1, MAX_WEBHOOK_RATE, true)
   },
   {

@@ -47,6 +47,8 @@ export interface DaemonApiInit {
     readonly toleranceMs: number
     /** Token buckets per source and per tenant (`webhookSourceRate`, `webhookSourceBurst`, `webhookTenantRate`, `webhookTenantBurst`). */
     readonly rateLimit: { readonly source: DaemonRateLimit; readonly tenant: DaemonRateLimit }
+    /** Token bucket of refusals per client address (`webhookRefusalRate`, `webhookRefusalBurst`). */
+    readonly refusalLimit: DaemonRateLimit
     /** How long an on-completion webhook waits, ms (`webhookWaitTimeout`). */
     readonly waitTimeoutMs: number
   }
@@ -66,6 +68,7 @@ export function daemonApiInit(config: DaemonConfig, logger: Logger): DaemonApiIn
         source: { ratePerSecond: config.webhookSourceRate, burst: config.webhookSourceBurst },
         tenant: { ratePerSecond: config.webhookTenantRate, burst: config.webhookTenantBurst }
       },
+      refusalLimit: { ratePerSecond: config.webhookRefusalRate, burst: config.webhookRefusalBurst },
       waitTimeoutMs: config.webhookWaitTimeout
     }
   }

@@ -29,6 +29,8 @@ describe('resolveDaemonConfig', () => {
       webhookSourceBurst: 100,
       webhookTenantRate: 500,
       webhookTenantBurst: 1000,
+      webhookRefusalRate: 2,
+      webhookRefusalBurst: 20,
       webhookWaitTimeout: 25_000
     })
     for (const spec of CONFIG_KEYS) expect(sources[spec.key]).toEqual({ source: 'default', origin: 'default' })

@@ -255,6 +255,8 @@ describe('qflow node config', () => {
       webhookSourceBurst: 100,
       webhookTenantRate: 500,
       webhookTenantBurst: 1000,
+      webhookRefusalRate: 2,
+      webhookRefusalBurst: 20,
       webhookWaitTimeout: 25_000
     })
     expect(shown.sources.port).toEqual({ source: 'flag', origin: '--port' })

@@ -295,3 +295,41 @@ describe('webhook rate limits', () => {
     expect(await api.executionCount()).toBe(6)
   })
 })
+
+describe('webhook refusals per client address', () => {
+  let api: WebhookNode
+  const secret = generateStandardWebhooksSecret()
+
+  beforeAll(async () => {
+    // four refusals per address, refilling one per 10 s: no refill during the test
+    api = await startWebhookNode({ refusalLimit: { ratePerSecond: 0.1, burst: 4 } })
+    const owner = api.node.parts.admin.did
+    await api.registerFlow(webhookFlow('guarded', owner, [{ id: 'hook', type: 'webhook', auth: { scheme: 'standard-webhooks', secretRef: 'guarded' } }], ORDER_TRANSFORM))
+    const stored = await api.request('PUT', '/api/v1/secrets/guarded', JSON.stringify({ value: secret }), {
+      authorization: `Bearer ${await api.adminToken()}`,
+      'content-type': 'application/json'
+    })
+    expect(stored.status).toBe(201)
+  })
+
+  afterAll(async () => {
+    await api?.close()
+  })
+
+  it('answers an address past its refusals with 429 before checking signatures, valid ones included, and starts nothing', async () => {
+    const forger = generateStandardWebhooksSecret()
+    const forged = []
+    for (let i = 0; i < 6; i++) {
+      const body = order(`forged-${i}`)
+      forged.push(await api.request('POST', '/webhooks/guarded/hook', body, standardHeaders(forger, body)))
+    }
+    expect(forged.map((a) => a.status)).toEqual([401, 401, 401, 401, 429, 429])
+    expect(forged[4]?.body.error).toMatchObject({ code: 'RATE_LIMITED', details: { dimension: 'address' } })
+    expect(Number(forged[4]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    // The address is held back as a whole: even a correctly signed webhook waits.
+    const body = order('genuine')
+    const genuine = await api.request('POST', '/webhooks/guarded/hook', body, standardHeaders(secret, body))
+    expect(genuine.status).toBe(429)
+    expect(await api.executionCount()).toBe(0)
+  })
+})

@@ -10,6 +10,12 @@ export const WEBHOOK_TRIGGER_CACHE_SIZE = 1_000
 /** Tenant of a flow whose metadata names no `daoSubnet` (the node's default subnet). */
 export const DEFAULT_WEBHOOK_TENANT = 'default'
 
+/**
+ * Refused (unauthenticated) webhooks one client address may send: a token bucket of 20 refusals,
+ * refilling at 2 per second. Past it the address is answered 429 before any signature is checked.
+ */
+export const DEFAULT_WEBHOOK_REFUSAL_LIMIT = { ratePerSecond: 2, burst: 20 } as const
+
 /** Operation kind the universal pipeline sees for an external event. */
 export const WEBHOOK_OPERATION_KIND = 'webhook.receive'
 

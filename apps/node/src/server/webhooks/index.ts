@@ -15,6 +15,8 @@ import {
   type ReplayCache,
   replayCache,
   STANDARD_WEBHOOKS_HEADERS,
+  type TokenBucketLimit,
+  tokenBuckets,
   verifyGitHubWebhook,
   verifyStandardWebhook,
   type WebhookRateLimiter,
@@ -30,6 +32,7 @@ import { ApiError, ApiErrorCode, NotFoundError, RateLimitedError, Unauthenticate
 import { ERROR_RESPONSES } from '../schemas.js'
 import {
   DEFAULT_WEBHOOK_BODY_LIMIT,
+  DEFAULT_WEBHOOK_REFUSAL_LIMIT,
   DEFAULT_WEBHOOK_TENANT,
   DEFAULT_WEBHOOK_WAIT_MS,
   WEBHOOK_EXECUTION_PREFIX,
@@ -47,6 +50,13 @@ export interface WebhookRoutesInit {
   toleranceMs?: number
   /** Token buckets per source and per tenant. Default 50/s (bursts of 100) per source, 500/s (bursts of 1,000) per tenant. */
   rateLimit?: WebhookRateLimiterInit
+  /**
+   * Refusals one client address may earn (requests that do not authenticate: a forged or stale
+   * signature, a bad token), as a token bucket; past it the address gets 429 with `Retry-After`
+   * before its signatures are checked, so a flood of forged webhooks costs no verification.
+   * Default 20 refusals, refilling at 2/s; `false` for none.
+   */
+  refusalLimit?: TokenBucketLimit | false
   /** Webhook ids remembered at most for replay refusal. Default 100,000. */
   replayCacheEntries?: number
   /** How long a `respond: on-completion` trigger waits for the run before answering 202, ms. Default 25 s. */
@@ -187,6 +197,7 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
   const bodyLimit = init.bodyLimit ?? DEFAULT_WEBHOOK_BODY_LIMIT
   const waitTimeoutMs = init.waitTimeoutMs ?? DEFAULT_WEBHOOK_WAIT_MS
   const limiter: WebhookRateLimiter = webhookRateLimiter({ ...init.rateLimit, now })
+  const refusalsByAddress = init.refusalLimit === false ? undefined : tokenBuckets({ ...DEFAULT_WEBHOOK_REFUSAL_LIMIT, ...init.refusalLimit, now })
   const seen: ReplayCache = replayCache({ ttlMs: toleranceMs, now, ...(init.replayCacheEntries === undefined ? {} : { maxEntries: init.replayCacheEntries }) })
   const compiled = new Map<string, CompiledFlow>()
   const registry = ctx.metrics.registry
@@ -284,11 +295,18 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     const { flow, trigger } = await lookup(flowId, triggerId)
     const scheme = trigger.trigger.auth.scheme
+    const address = request.ip
+    const standing = refusalsByAddress?.peek(address)
+    if (standing !== undefined && !standing.allowed) {
+      throw new RateLimitedError(standing.retryAfterMs / 1000, 'too many refused webhooks from this address', { dimension: 'address', retryAfterMs: standing.retryAfterMs })
+    }
     let sender: Sender
     try {
       sender = await authenticate(request, body, flow, trigger.trigger)
     } catch (err) {
-      throw webhookApiError(err, scheme)
+      const refused = webhookApiError(err, scheme)
+      if (refused instanceof ApiError && refused.statusCode === 401) refusalsByAddress?.take(address)
+      throw refused
     }
 
     const decision = limiter.take({ source: sender.source, tenant: flow.tenant })
