@@ -159,7 +159,7 @@ Examples:
         output.result({ executionId: id, entries: entries.map(entryJson) }, () =>
           renderTable(
             ['SEQ', 'TIME', 'KIND', 'STEP', 'ATTEMPT', 'PAYLOAD'],
-            entries.map((e) => [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload)]),
+            entries.map((e) => [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload, 60, 'sorted')]),
             { alignRight: [0, 4] }
           )
         )

@@ -12,11 +12,23 @@ export function formatDuration(ms: number): string {
   return `${minutes}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`
 }
 
-/** A value as one short line (JSON, cut to `max` characters). */
-export function summarize(value: unknown, max = 60): string {
+/**
+ * A plain object's copy with its members in name order, so that a log entry's payload reads the
+ * same whatever order it was stored in (the log keeps plain-JSON payloads as they were written).
+ */
+function sortedMembers(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return value
+  const record = value as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(record).sort()) out[key] = record[key]
+  return out
+}
+
+/** A value as one short line (JSON, cut to `max` characters; with `sorted`, object members in name order). */
+export function summarize(value: unknown, max = 60, order: 'as-is' | 'sorted' = 'as-is'): string {
   let text: string
   try {
-    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)) ?? 'null'
+    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : order === 'sorted' ? sortedMembers(v) : v)) ?? 'null'
   } catch {
     text = String(value)
   }

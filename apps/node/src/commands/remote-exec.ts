@@ -48,7 +48,7 @@ function entryValue(entry: LogEntryRecord): Record<string, unknown> {
 const LOG_HEADERS = ['SEQ', 'TIME', 'KIND', 'STEP', 'ATTEMPT', 'PAYLOAD'] as const
 
 function entryCells(e: LogEntryRecord): string[] {
-  return [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload)]
+  return [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload, 60, 'sorted')]
 }
 
 /** Fixed column widths of a followed log (rows are printed as they come, so widths cannot be measured). */
