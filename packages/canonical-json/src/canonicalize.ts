@@ -26,22 +26,27 @@ function serializeString(value: string, path: readonly string[]): string {
 }
 
 /**
- * RFC 8785 §3.2.3: an object's property names sorted by their UTF-16 code units, which is how
- * strings compare with `<` and how the default `Array.prototype.sort` orders them. Lists already in
- * order are returned as they are, short ones are sorted in place by insertion: the default sort
- * allocates a work array per call, and it was the largest allocation of a webhook's digest.
+ * An object's own enumerable property names in UTF-16 code-unit order (RFC 8785 §3.2.3), which is
+ * how strings compare with `<` and how the default `Array.prototype.sort` orders them. A list
+ * already in order is returned as it is (objects built with their keys in order skip the sort);
+ * a short one is sorted in place by insertion, since the default sort allocates a work array per
+ * call (the largest allocation of a webhook's digest).
  */
-function sortedKeys(record: object): string[] {
+export function sortedKeys(record: object): string[] {
   const keys = Object.keys(record)
-  if (keys.length > INSERTION_SORT_MAX) return keys.sort()
-  for (let j = 1; j < keys.length; j++) {
-    const key = keys[j] as string
-    let k = j - 1
-    while (k >= 0 && (keys[k] as string) > key) {
-      keys[k + 1] = keys[k] as string
-      k--
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) <= (keys[i] as string)) continue
+    if (keys.length > INSERTION_SORT_MAX) return keys.sort()
+    for (let j = i; j < keys.length; j++) {
+      const key = keys[j] as string
+      let k = j - 1
+      while (k >= 0 && (keys[k] as string) > key) {
+        keys[k + 1] = keys[k] as string
+        k--
+      }
+      keys[k + 1] = key
     }
-    keys[k + 1] = key
+    return keys
   }
   return keys
 }

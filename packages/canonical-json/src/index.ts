@@ -11,6 +11,6 @@
  *
  * @packageDocumentation
  */
-export { canonicalBytes, canonicalize, type CanonicalizeOptions } from './canonicalize.js'
+export { canonicalBytes, canonicalize, type CanonicalizeOptions, sortedKeys } from './canonicalize.js'
 export { DEFAULT_MAX_DEPTH } from './constants.js'
 export { CanonicalizationError } from './errors.js'

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CanonicalizationError, canonicalBytes, canonicalize } from '../src/index.js'
+import { CanonicalizationError, canonicalBytes, canonicalize, sortedKeys } from '../src/index.js'
 
 describe('canonicalize', () => {
   it('matches the RFC 8785 §3.2.2 example', () => {
@@ -71,6 +71,16 @@ describe('canonicalize', () => {
         const text = canonicalize(value)
         const reparsed = JSON.parse(text)
         expect(canonicalize(reparsed)).toBe(text)
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it('sortedKeys gives the names Array.prototype.sort gives, for short and long, sorted and unsorted objects', () => {
+    const names = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constantFrom('a', 'B', '10', '9', '\u00e9', '\ud83d\ude00'))
+    fc.assert(
+      fc.property(fc.oneof(fc.dictionary(names, fc.constant(1), { maxKeys: 30 }), fc.dictionary(names, fc.constant(1), { minKeys: 25, maxKeys: 60 })), (record) => {
+        expect(sortedKeys(record)).toEqual(Object.keys(record).sort())
       }),
       { numRuns: 2000 }
     )

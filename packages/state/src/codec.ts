@@ -1,8 +1,9 @@
 import { hash } from 'node:crypto'
 import * as dagJson from '@ipld/dag-json'
+import { sortedKeys } from '@qflow/canonical-json'
 import { CID } from 'multiformats/cid'
 import { create as createDigest, equals as digestEquals } from 'multiformats/hashes/digest'
-import { INSERTION_SORT_MAX, PLAIN_JSON_MAX_DEPTH } from './constants.js'
+import { PLAIN_JSON_MAX_DEPTH } from './constants.js'
 
 /** Multihash code of sha2-256. */
 const SHA2_256 = 0x12
@@ -73,32 +74,6 @@ function fastJson(value: unknown): string | undefined {
     default:
       return undefined
   }
-}
-
-/**
- * An object's keys in code-unit order. Objects built with their keys in that order (the log's own
- * entries and records are) skip the sort; short unsorted lists (parsed JSON's) are sorted in place,
- * since `Array.prototype.sort` allocates a work array per call.
- */
-function sortedKeys(value: object): string[] {
-  const keys = Object.keys(value)
-  for (let i = 1; i < keys.length; i++) {
-    if ((keys[i - 1] as string) > (keys[i] as string)) {
-      if (keys.length > INSERTION_SORT_MAX) return keys.sort()
-      // Strings compare by UTF-16 code units, as the default sort does.
-      for (let j = i; j < keys.length; j++) {
-        const key = keys[j] as string
-        let k = j - 1
-        while (k >= 0 && (keys[k] as string) > key) {
-          keys[k + 1] = keys[k] as string
-          k--
-        }
-        keys[k + 1] = key
-      }
-      return keys
-    }
-  }
-  return keys
 }
 
 /**

@@ -69,8 +69,5 @@ export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 /** Largest segment size accepted (offsets in the index and checkpoint are 32-bit). */
 export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024
 
-/** Key lists up to this long are sorted in place by insertion when encoding, longer ones by `Array.prototype.sort`. */
-export const INSERTION_SORT_MAX = 24
-
 /** Deepest nesting a sealed payload is written with `JSON.stringify`; deeper values take dag-json's writer. */
 export const PLAIN_JSON_MAX_DEPTH = 64
