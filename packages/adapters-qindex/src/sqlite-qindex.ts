@@ -279,7 +279,7 @@ export class SqliteQindexImpl implements SqliteQindex {
 
   /** Whether group-committed puts are written on a worker thread (a file database, the writer built). */
   get writesOffThread(): boolean {
-    return this.writer !== undefined
+    return this.writer?.alive === true
   }
 
   // ---------------------------------------------------------------- writes
@@ -306,6 +306,8 @@ export class SqliteQindexImpl implements SqliteQindex {
     this.pending = []
     const recordedAt = this.now()
     const records = batch.map((p) => p.stored)
+    // A writer thread that is gone takes no more puts: they are written here from now on.
+    if (this.writer?.alive === false) this.writer = undefined
     const writer = this.writer
     if (writer !== undefined) {
       const handed: Promise<void> = writer.put(records, recordedAt).then(

@@ -101,6 +101,11 @@ export class IndexWriterThread {
     return new IndexWriterThread(worker)
   }
 
+  /** Whether the thread is still there (it has not exited or failed). */
+  get alive(): boolean {
+    return this.exited === undefined
+  }
+
   /** Writes the records in one transaction (each alone when one spoils it): `undefined` when all were written, else each one's error. */
   put(records: readonly StoredRecord[], recordedAt: number): Promise<(Error | undefined)[] | undefined> {
     return this.request({ id: 0, op: 'put', records, recordedAt })

@@ -67,6 +67,41 @@ describe('the writer thread', () => {
     expect((await index.query({ kind: 'execution', limit: 1000 })).records).toHaveLength(71)
   })
 
+  it('when the writer thread dies, answers the puts it held with their outcome and writes the later ones on the calling thread', async () => {
+    const path = dbPath()
+    const index = await started({ path })
+    await Promise.all(executions(100, 'running').map((r) => index.put(r)))
+    // Puts in flight as the thread ends: each is written, or refused with IndexStorageError.
+    const held = executions(200, 'completed', 1000).map((r) => index.put(r).then(
+      () => ({ key: r.key, outcome: 'written' }),
+      (err: unknown) => ({ key: r.key, outcome: (err as Error).name })
+    ))
+    await new Promise((resolve) => setImmediate(resolve))
+    const thread = (index as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer
+    await thread.worker.terminate()
+    const outcomes = await Promise.all(held)
+    for (const o of outcomes) expect(['written', 'IndexStorageError']).toContain(o.outcome)
+    // Later puts are written on this thread; none is lost.
+    expect(index.writesOffThread).toBe(false)
+    await Promise.all(executions(50, 'paused', 2000).map((r) => index.put(r)))
+    expect((await index.query({ kind: 'execution', status: 'paused', limit: 100 })).records).toHaveLength(50)
+    for (const o of outcomes.filter((x) => x.outcome === 'written')) expect(await index.get(o.key)).toMatchObject({ key: o.key, status: 'completed' })
+    expect((await index.query({ kind: 'execution', status: 'running', limit: 1000 })).records).toHaveLength(100)
+    await index.stop()
+    const raw = new Database(path, { readonly: true })
+    expect(raw.pragma('quick_check', { simple: true })).toBe('ok')
+    raw.close()
+  })
+
+  it('writes on the calling thread once the writer thread is gone, even with nothing in flight when it went', async () => {
+    const index = await started({ path: dbPath() })
+    await index.put(record('before', { kind: 'execution', status: 'running' }))
+    await (index as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer.worker.terminate()
+    expect(index.writesOffThread).toBe(false)
+    await index.put(record('after', { kind: 'execution', status: 'running' }))
+    expect((await index.query({ kind: 'execution', limit: 10 })).records.map((r) => r.key).sort()).toEqual(['after', 'before'])
+  })
+
   it('writes on the calling thread when told to, and always for :memory:', async () => {
     expect((await started({ path: dbPath(), writerThread: false })).writesOffThread).toBe(false)
     const memory = await started({})
