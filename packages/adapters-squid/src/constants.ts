@@ -75,3 +75,12 @@ export const DELEGATION_SIGNING_PREFIX = 'squid-delegation/v1\n'
 
 /** Domain tag prefixed to a revocation list's canonical bytes before signing. */
 export const REVOCATION_LIST_SIGNING_PREFIX = 'squid-revocations/v1\n'
+
+/** The `format` tag of token revocation files. */
+export const TOKEN_REVOCATIONS_FORMAT = 'qflow-squid-token-revocations'
+
+/** Revoked tokens remembered at once (each until it expires). Default 100,000. */
+export const DEFAULT_MAX_REVOKED_TOKENS = 100_000
+
+/** Longest reason kept with a revocation, characters. */
+export const MAX_REVOCATION_REASON_LENGTH = 512

@@ -368,3 +368,52 @@ export class RevocationListError extends SquidError {
     this.fault = fault
   }
 }
+
+/**
+ * Thrown when a token was revoked: by itself (`scope: 'token'`, its issuer and `jti`), or with
+ * every token its issuer or subject had been issued until a moment (`scope: 'identity'`).
+ */
+export class TokenRevokedError extends SquidError {
+  static override readonly name = 'TokenRevokedError'
+  override readonly name = 'TokenRevokedError'
+  /** What the revocation named: this token, or every earlier token of an identity. */
+  readonly scope: 'token' | 'identity'
+  /** When it was revoked, ms since the epoch. */
+  readonly revokedAt: number
+
+  constructor(scope: 'token' | 'identity', revokedAt: number, detail: string) {
+    super(`The identity token was revoked at ${isoTime(revokedAt)}: ${detail}`)
+    this.scope = scope
+    this.revokedAt = revokedAt
+  }
+}
+
+/** Thrown when a token revocation names nothing revocable: a bad identity, nonce or time. */
+export class InvalidTokenRevocationError extends SquidError {
+  static override readonly name = 'InvalidTokenRevocationError'
+  override readonly name = 'InvalidTokenRevocationError'
+  /** Which field (a JSON pointer). */
+  readonly path: string
+
+  constructor(path: string, reason: string) {
+    super(`Invalid token revocation at ${path}: ${reason}`)
+    this.path = path
+  }
+}
+
+/**
+ * Thrown when the registry already remembers as many unexpired revoked tokens as it may: revoke
+ * the identity instead (one entry covers every token it was issued). Retryable once some expire.
+ */
+export class TokenRevocationLimitError extends SquidError {
+  static override readonly name = 'TokenRevocationLimitError'
+  override readonly name = 'TokenRevocationLimitError'
+  override readonly retryable = true
+  /** The registry's capacity. */
+  readonly capacity: number
+
+  constructor(capacity: number) {
+    super(`The token revocation registry holds ${capacity} unexpired revoked tokens and cannot take another; revoke the identity instead`)
+    this.capacity = capacity
+  }
+}

@@ -53,6 +53,7 @@ export {
   InvalidDidError,
   InvalidKeyError,
   InvalidSignatureError,
+  InvalidTokenRevocationError,
   KeystoreCorruptError,
   KeystorePassphraseError,
   KeystoreVersionError,
@@ -66,6 +67,8 @@ export {
   TokenMalformedError,
   TokenNotYetValidError,
   TokenReplayedError,
+  TokenRevocationLimitError,
+  TokenRevokedError,
   TokenSignatureError,
   TokenSubjectError,
   UnknownIdentityError
@@ -112,6 +115,18 @@ export {
   verifyRevocationList
 } from './revocation.js'
 export { signPayload, verifyPayload } from './signature.js'
+export {
+  createTokenRevocationRegistry,
+  type RevokedIdentity,
+  type RevokedToken,
+  type TokenFacts,
+  type TokenRevocation,
+  type TokenRevocationCheck,
+  type TokenRevocationListener,
+  type TokenRevocationOptions,
+  type TokenRevocationRegistry,
+  type TokenRevocationRegistryInit
+} from './token-revocation.js'
 export { type DecodedToken, decodeToken, type IssueTokenInit, issueToken, type TokenClaims } from './token.js'
 export {
   type SquidVerifiedToken,

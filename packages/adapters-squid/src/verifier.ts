@@ -9,6 +9,7 @@ import {
   TokenLifetimeError,
   TokenNotYetValidError,
   TokenReplayedError,
+  TokenRevokedError,
   TokenSignatureError,
   TokenSubjectError
 } from './errors.js'
@@ -16,6 +17,7 @@ import { inThreadSignatureCheck, type KeyResolver, PublicKeys, type SignatureChe
 import { type ReplayCache, replayCache } from './replay-cache.js'
 import { BoundedMap } from './bounded-map.js'
 import { type DecodedToken, decodeToken, type TokenClaims } from './token.js'
+import type { TokenRevocationCheck } from './token-revocation.js'
 
 /** Options of {@link squidVerifier}; every one has a default. */
 export interface SquidVerifierInit extends ChainVerifierInit {
@@ -52,6 +54,12 @@ export interface SquidVerifierComponents {
   keys?: KeyResolver
   /** Revoked delegations; a chain holding one fails. Default none revoked. */
   revocations?: RevocationCheck
+  /**
+   * Revoked tokens and identities ({@link createTokenRevocationRegistry}): a token it covers is
+   * refused with {@link TokenRevokedError}. Asked on every call, after the signature and times.
+   * Default none revoked.
+   */
+  tokenRevocations?: TokenRevocationCheck
   /** Where token nonces are remembered; share one between verifiers. Default a private cache. */
   replayCache?: ReplayCache
   /**
@@ -75,11 +83,11 @@ export interface SquidVerifiedToken extends VerifiedToken {
 export interface SquidVerifier extends IdentityVerifier {
   /**
    * Verifies an identity token: shape, signature, lifetime, times, audience, expected subject,
-   * delegation chain, then single use.
+   * revocation, delegation chain, then single use.
    *
    * @throws {@link TokenMalformedError}, {@link TokenSignatureError}, {@link TokenLifetimeError},
    * {@link TokenNotYetValidError}, {@link TokenExpiredError}, {@link TokenAudienceError},
-   * {@link TokenSubjectError}, the delegation errors, {@link TokenReplayedError},
+   * {@link TokenSubjectError}, {@link TokenRevokedError}, the delegation errors, {@link TokenReplayedError},
    * {@link ReplayCacheFullError}, {@link UnknownIdentityError}.
    */
   verifyToken(token: string, expected?: TokenExpectations): Promise<SquidVerifiedToken>
@@ -110,6 +118,7 @@ class SquidIdentityVerifier implements SquidVerifier {
   private readonly maxLength: number
   private readonly audience: string | undefined
   private readonly signatures: SignatureCheck
+  private readonly tokenRevocations: TokenRevocationCheck | undefined
   /** Tokens (the whole string) whose signature verified, when tokens may be reused. */
   private readonly verifiedTokens: BoundedMap<string, DecodedToken> | undefined
 
@@ -126,6 +135,7 @@ class SquidIdentityVerifier implements SquidVerifier {
     this.maxLength = init.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
     this.audience = init.audience
     this.signatures = components.signatures ?? inThreadSignatureCheck
+    this.tokenRevocations = components.tokenRevocations
     const cacheSize = init.verifiedTokenCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE
     this.verifiedTokens = this.replay === undefined && cacheSize > 0 ? new BoundedMap(cacheSize) : undefined
   }
@@ -160,6 +170,16 @@ class SquidIdentityVerifier implements SquidVerifier {
     if (wanted !== undefined && !audience.includes(wanted)) throw new TokenAudienceError(wanted, audience)
     if (expected.subject !== undefined && expected.subject !== claims.iss && expected.subject !== claims.sub) {
       throw new TokenSubjectError(expected.subject, claims.iss, claims.sub)
+    }
+    const revoked = this.tokenRevocations?.revocationOf({ issuer: claims.iss, subject: claims.sub, nonce: claims.jti, issuedAt })
+    if (revoked !== undefined) {
+      throw revoked.kind === 'token'
+        ? new TokenRevokedError('token', revoked.revokedAt, `its nonce was revoked${revoked.reason === undefined ? '' : ` (${revoked.reason})`}`)
+        : new TokenRevokedError(
+            'identity',
+            revoked.revokedAt,
+            `every token of ${revoked.identity} issued before ${new Date(revoked.before).toISOString()} is refused${revoked.reason === undefined ? '' : ` (${revoked.reason})`}`
+          )
     }
 
     let capabilities = claims.cap

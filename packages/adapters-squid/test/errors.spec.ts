@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as squid from '../src/index.js'
 
-const RETRYABLE = new Set(['TokenNotYetValidError', 'DelegationNotYetValidError', 'ReplayCacheFullError'])
+const RETRYABLE = new Set(['TokenNotYetValidError', 'DelegationNotYetValidError', 'ReplayCacheFullError', 'TokenRevocationLimitError'])
 
 /** Constructor arguments for each error class. */
 const ARGS: Record<string, unknown[]> = {
@@ -22,6 +22,9 @@ const ARGS: Record<string, unknown[]> = {
   TokenSubjectError: ['a', 'b', 'c'],
   TokenLifetimeError: [2, 1],
   TokenReplayedError: ['n'],
+  TokenRevokedError: ['token', 0, 'revoked'],
+  InvalidTokenRevocationError: ['/nonce', 'bad'],
+  TokenRevocationLimitError: [1],
   ReplayCacheFullError: [1],
   KeystorePassphraseError: [],
   KeystoreCorruptError: ['bad'],
