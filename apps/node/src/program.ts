@@ -13,6 +13,7 @@ import { remoteErrorReport } from './commands/remote-target.js'
 import { registerResumeCommand } from './commands/resume.js'
 import { registerRunCommand } from './commands/run.js'
 import { registerTemplateCommands } from './commands/template.js'
+import { registerTokenCommands } from './commands/token.js'
 import { DEBUG_ENV, ExitCode, type ExitCodeValue } from './constants.js'
 import type { CliIo } from './io.js'
 import { createOutput, type Output } from './output.js'
@@ -121,6 +122,7 @@ Examples:
   registerLoginCommands(program, context)
   registerSecretCommands(program, context)
   registerGrantCommands(program, context)
+  registerTokenCommands(program, context)
   return program
 }
 

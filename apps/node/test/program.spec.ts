@@ -65,7 +65,7 @@ describe('buildProgram', () => {
     expect(outcome.exitCode).toBe(ExitCode.invalid)
   })
 
-  it('has the run, resume, exec, flow, key, node, template, login, logout, secret and grant commands with their subcommands', () => {
+  it('has the run, resume, exec, flow, key, node, template, login, logout, secret, grant and token commands with their subcommands', () => {
     const program = buildProgram(memoryIo(REPO_ROOT))
     const names = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())])
     expect(names).toEqual([
@@ -79,7 +79,8 @@ describe('buildProgram', () => {
       ['login', []],
       ['logout', []],
       ['secret', ['set', 'list', 'delete']],
-      ['grant', ['add', 'list', 'revoke']]
+      ['grant', ['add', 'list', 'revoke']],
+      ['token', ['issue', 'revoke', 'revocations']]
     ])
   })
 })

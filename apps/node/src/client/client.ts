@@ -11,6 +11,9 @@ import type {
   FlowVersionRecord,
   GrantRecord,
   GrantRevokeResult,
+  RevokeTokenRequest,
+  TokenRevocationList,
+  TokenRevocationRecord,
   HealthStatus,
   ListGrantsQuery,
   ListExecutionsQuery,
@@ -174,6 +177,20 @@ export interface GrantsApi {
   revoke(id: string, reason?: string): Promise<GrantRevokeResult>
 }
 
+/** Bearer token revocation: `/api/v1/tokens/revocations`. */
+export interface TokensApi {
+  /**
+   * Revokes a token (until it expires) or every token of an identity issued so far:
+   * `POST /api/v1/tokens/revocations`. Your own tokens and identity need nothing more; any other
+   * needs `admin` on `qflow:node`. In effect at once.
+   *
+   * @throws `ApiValidationError` for an unreadable token, a bad identity or a future cutoff; `ApiForbiddenError` for someone else's without admin.
+   */
+  revoke(request: RevokeTokenRequest): Promise<TokenRevocationRecord>
+  /** The revocations in force: `GET /api/v1/tokens/revocations` (needs `admin` on `qflow:node`). */
+  revocations(): Promise<TokenRevocationList>
+}
+
 /** A typed client of a Qflow node's REST API and event stream. */
 export interface QflowClient {
   /** The node's base URL (origin and any path before `/api/v1`), without a trailing slash. */
@@ -188,6 +205,8 @@ export interface QflowClient {
   readonly secrets: SecretsApi
   /** Consent grants (who may do what). */
   readonly grants: GrantsApi
+  /** Bearer token revocation. */
+  readonly tokens: TokensApi
   /** `GET /health/live`: answers while the process runs. */
   live(): Promise<HealthStatus>
   /** `GET /health/ready`: answers once the node serves (503 `ApiServerError` before). */
@@ -257,6 +276,7 @@ class HttpQflowClient implements QflowClient {
   readonly events: EventsApi
   readonly secrets: SecretsApi
   readonly grants: GrantsApi
+  readonly tokens: TokensApi
   private readonly token: string | undefined
   private readonly timeoutMs: number
   private readonly fetchFn: typeof globalThis.fetch
@@ -276,6 +296,11 @@ class HttpQflowClient implements QflowClient {
     }
     this.secrets = this.secretsApi()
     this.grants = this.grantsApi()
+    const revocations = `${API_PREFIX}/tokens/revocations`
+    this.tokens = {
+      revoke: async (request) => (await this.request<TokenRevocationRecord>('POST', revocations, { body: { ...request } })).data,
+      revocations: async () => (await this.request<TokenRevocationList>('GET', revocations)).data
+    }
   }
 
   async live(): Promise<HealthStatus> {

@@ -27,7 +27,8 @@ export {
   type QflowClientInit,
   type QueryValues,
   type RequestOptions,
-  type SecretsApi
+  type SecretsApi,
+  type TokensApi
 } from './client.js'
 export { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SUBSCRIBE_TIMEOUT_MS, EVENT_QUEUE_HIGH_WATER, EVENT_QUEUE_LOW_WATER, EVENTS_PATH, WAIT_GRACE_MS } from './constants.js'
 export {
@@ -68,6 +69,7 @@ export type {
   LogsQuery,
   Page,
   QflowEventJson,
+  RevokeTokenRequest,
   SecretDeleteResult,
   SecretPutResult,
   SecretSummary,
@@ -75,5 +77,7 @@ export type {
   StartExecutionRequest,
   StartFlowOptions,
   StoredFlow,
+  TokenRevocationList,
+  TokenRevocationRecord,
   TriggerResult
 } from './types.js'

@@ -336,6 +336,48 @@ export interface GrantRevokeResult {
   grant: GrantRecord
 }
 
+/** A token revocation in force on a node. */
+export interface TokenRevocationRecord {
+  /** `token`: one token, by issuer and nonce; `identity`: every token of an identity issued before `before`. */
+  kind: 'token' | 'identity'
+  /** token: its issuer (`iss`). */
+  issuer?: string
+  /** token: its nonce (`jti`). */
+  nonce?: string
+  /** token: when it expires (the entry goes then), ms since the epoch. */
+  expiresAt?: number
+  /** identity: whose tokens. */
+  identity?: string
+  /** identity: tokens issued before this are refused, ms since the epoch. */
+  before?: number
+  /** When, ms since the epoch. */
+  revokedAt: number
+  /** Why. */
+  reason?: string
+  /** Who revoked it. */
+  by?: string
+}
+
+/** What to revoke: exactly one of `token` and `identity`. */
+export interface RevokeTokenRequest {
+  /** A bearer token: revoked until it expires. */
+  token?: string
+  /** An identity: every token it signed or that speaks for it, issued before `before`, is revoked. */
+  identity?: string
+  /** With `identity`: the cutoff, ms since the epoch (not in the future). Default now. */
+  before?: number
+  /** Why, recorded with the revocation. */
+  reason?: string
+}
+
+/** The revocations in force. */
+export interface TokenRevocationList {
+  /** The first 10,000: identities, then tokens not yet expired, each oldest first. */
+  items: TokenRevocationRecord[]
+  /** How many are in force. */
+  total: number
+}
+
 /** A node health answer. */
 export interface HealthStatus {
   /** `live`; `ready` or `not-ready`. */

@@ -117,7 +117,7 @@ store it now (a password manager, a secret store). Use it with:
   qflow login --api ${url} --token ${token.token}
 
 or send it as "authorization: Bearer <token>" to ${url}/api/v1/…
-(a new one: stop the node, remove admin-token.json from the data directory, start again).
+(another: qflow token issue --admin; a leaked one: qflow token revoke).
 
 `
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { createQflowClient, normalizeApiUrl } from '../client/client.js'
-import { ApiForbiddenError } from '../client/errors.js'
+import { ApiForbiddenError, ApiUnauthenticatedError } from '../client/errors.js'
 import type { CommandContext } from '../program.js'
 import { API_ENV, TOKEN_ENV } from './remote-constants.js'
-import { credentialsPath, MissingTokenError, NodeNotConfiguredError, REMOTE_EXIT_HELP, removeCredentials, writeCredentials } from './remote-target.js'
+import { credentialsPath, MissingTokenError, NodeNotConfiguredError, readCredentials, REMOTE_EXIT_HELP, removeCredentials, writeCredentials } from './remote-target.js'
 
 interface LoginOptions {
   api?: string
@@ -90,23 +90,46 @@ Examples:
 
   program
     .command('logout')
-    .description('forget the saved login (the token stays valid on the node until it expires)')
+    .description('forget the saved login; with --revoke, first have the node revoke its token')
+    .option('--revoke', 'ask the node to revoke the saved token before forgetting it (otherwise it stays valid until it expires)')
     .addHelpText(
       'after',
       `
 Removes $XDG_CONFIG_HOME/qflow/credentials.json (else ~/.config/qflow/credentials.json). Exits 0
-also when there was no login.
+also when there was no login. Without --revoke the token stays valid on the node until it
+expires. With --revoke the node revokes it first (POST /api/v1/tokens/revocations); a node that
+already refuses it (401) counts as done, and a node that cannot be reached keeps the login saved
+(exit 6) so that you can try again.
+${REMOTE_EXIT_HELP}
 
 Examples:
   $ qflow logout
+  $ qflow logout --revoke
   $ qflow --json logout | jq .loggedOut`
     )
-    .action(async (_options: unknown, command: Command) => {
+    .action(async (options: { revoke?: boolean }, command: Command) => {
       const output = context.output(command)
       const path = credentialsPath(context.io)
+      let revoked: boolean | undefined
+      if (options.revoke === true) {
+        const saved = await readCredentials(context.io)
+        if (saved !== undefined) {
+          try {
+            await createQflowClient({ api: saved.api, token: saved.token }).tokens.revoke({ token: saved.token, reason: 'qflow logout --revoke' })
+            revoked = true
+          } catch (err) {
+            if (!(err instanceof ApiUnauthenticatedError)) throw err
+            revoked = false
+          }
+        }
+      }
       const removed = await removeCredentials(context.io)
-      output.result({ loggedOut: removed !== undefined, ...(removed === undefined ? {} : { api: removed.api }), credentials: path }, () =>
-        removed === undefined ? 'not logged in' : `logged out of ${removed.api} (removed ${path})`
+      output.result(
+        { loggedOut: removed !== undefined, ...(removed === undefined ? {} : { api: removed.api }), credentials: path, ...(revoked === undefined ? {} : { revoked }) },
+        () =>
+          removed === undefined
+            ? 'not logged in'
+            : `logged out of ${removed.api} (removed ${path})${revoked === true ? '; the node revoked the token' : revoked === false ? '; the node already refused the token' : ''}`
       )
     })
 }

@@ -40,7 +40,7 @@ export async function readAdminTokenRecord(dataDir: string): Promise<AdminTokenR
  * after `show` returns, `admin-token.json` (mode 0600, without the token) records it, and later
  * calls issue nothing and resolve undefined. A process that dies before the record is written
  * shows a new token on its next start. The token is kept nowhere: a lost token is replaced by
- * removing `admin-token.json` and starting again (the old one stays valid until it expires).
+ * `qflow token issue --admin` (the old one stays valid until it expires or is revoked: `qflow token revoke`).
  */
 export async function issueAdminTokenOnce(
   admin: Signer,

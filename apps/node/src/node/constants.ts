@@ -48,7 +48,9 @@ export const DATA_DIR_LAYOUT = {
   /** The Qindex SQLite database. */
   index: 'index.sqlite',
   /** The Qlock keyring file name (directly under the data directory). */
-  keyring: 'qlock-keyring.bin'
+  keyring: 'qlock-keyring.bin',
+  /** Revoked bearer tokens and identities (`qflow token revoke`). */
+  tokenRevocations: 'token-revocations.json'
 } as const
 
 /** Keystore label of the node identity. */

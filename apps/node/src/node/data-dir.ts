@@ -12,7 +12,7 @@ import {
   PASSPHRASE_ENV,
   SECRET_FILE_MODE
 } from './constants.js'
-import { DataDirCorruptError, DataDirLockedError, NodePassphraseError } from './errors.js'
+import { DataDirCorruptError, DataDirLockedError, NodeConfigError, NodePassphraseError } from './errors.js'
 
 /** The node's long-lived secrets, as read from (or first written to) the data directory. */
 export interface NodeSecrets {
@@ -148,6 +148,20 @@ export async function loadOrCreateSecrets(dataDir: string, passphrase: string | 
     }
     return { node, admin, nodeSecret: seedOf(secretHolder), created: true }
   }
+  return readNodeSecrets(dataDir, passphrase)
+}
+
+/**
+ * Reads the node's secrets from an existing data directory without taking its lock (a running
+ * node keeps it): what `qflow token issue --admin` signs with.
+ *
+ * @throws {@link NodeConfigError} when there is no keystore; {@link DataDirCorruptError} when it or the secret file cannot be used.
+ * @throws {@link NodePassphraseError} when the keystore needs a passphrase that is missing or wrong.
+ */
+export async function readNodeSecrets(dataDir: string, passphrase: string | undefined): Promise<NodeSecrets> {
+  const keystorePath = join(dataDir, DATA_DIR_LAYOUT.keystore)
+  const secretPath = join(dataDir, DATA_DIR_LAYOUT.nodeSecret)
+  if (!(await exists(keystorePath))) throw new NodeConfigError('dataDir', `${dataDir} holds no node keystore (${DATA_DIR_LAYOUT.keystore}): no node was started on this data directory`)
   let keystore: Keystore
   try {
     if (passphrase !== undefined) {

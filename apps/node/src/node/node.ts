@@ -3,7 +3,16 @@ import { type QerberosMonitor, qerberos } from '@qflow/adapters-qerberos'
 import { qindex, type SqliteQindex } from '@qflow/adapters-qindex'
 import { type FileSubnetKeyring, fileKeyring, qlock } from '@qflow/adapters-qlock'
 import { createEmbeddedQonsent, createGrant, type EmbeddedQonsent } from '@qflow/adapters-qonsent'
-import { type Identity, issueToken, offThreadSignatureCheck, squidVerifier, type SquidVerifier, x25519PublicKeyFromDid } from '@qflow/adapters-squid'
+import {
+  createTokenRevocationRegistry,
+  type Identity,
+  issueToken,
+  offThreadSignatureCheck,
+  squidVerifier,
+  type SquidVerifier,
+  type TokenRevocationRegistry,
+  x25519PublicKeyFromDid
+} from '@qflow/adapters-squid'
 import { createDefaultPipeline, type Pipeline } from '@qflow/pipeline'
 import { createActionRegistry, dataTransformAction, type Engine, engine, httpRequestAction, logAction } from '@qflow/scheduler'
 import type { Sandbox } from '@qflow/sandbox'
@@ -40,8 +49,10 @@ export interface QflowNodeParts {
   readonly qindex: SqliteQindex
   /** Qerberos (integrity, anomalies, containment). */
   readonly qerberos: QerberosMonitor
-  /** The sQuid verifier tokens are checked with. */
+  /** The sQuid verifier tokens are checked with (revoked tokens refused). */
   readonly verifier: SquidVerifier
+  /** Revoked bearer tokens and identities, persisted in the data directory; the API's verifier consults it too. */
+  readonly tokenRevocations: TokenRevocationRegistry
   /** The WebAssembly sandbox of `wasm.run`, when the node runs executions (see `QflowNodeConfig.sandbox`). */
   readonly sandbox?: Sandbox
   /** The universal pipeline (external events pass it before a flow starts). */
@@ -135,7 +146,8 @@ class EmbeddedQflowNode implements QflowNode {
     // Token and log signatures are checked on a worker thread: the event loop keeps driving executions.
     const signatures = offThreadSignatureCheck()
     this.teardown.push(() => signatures.close())
-    const verifier = squidVerifier()({ signatures })
+    const tokenRevocations = await createTokenRevocationRegistry({ path: resolve(dataDir, DATA_DIR_LAYOUT.tokenRevocations) })
+    const verifier = squidVerifier()({ signatures, tokenRevocations })
 
     const keyring: FileSubnetKeyring = fileKeyring({ dataDir, fileName: DATA_DIR_LAYOUT.keyring })({ nodeSecret: secrets.nodeSecret })
     await keyring.start()
@@ -198,7 +210,7 @@ class EmbeddedQflowNode implements QflowNode {
       ...(config.onError === undefined ? {} : { onError: config.onError })
     })({ identity: node, log: store.log, flows: store.flows, pipeline, actions, qerberos: monitor, qindex: index })
 
-    this.current = { node, admin, store, engine: qflow, qonsent: consent, qindex: index, qerberos: monitor, verifier, pipeline, secrets: secretStore }
+    this.current = { node, admin, store, engine: qflow, qonsent: consent, qindex: index, qerberos: monitor, verifier, tokenRevocations, pipeline, secrets: secretStore }
     if (templates !== undefined) this.current = { ...this.current, sandbox: templates.sandbox }
 
     // Containment decisions pause what they name; consent changes may lift CONSENT_EXPIRED pauses.

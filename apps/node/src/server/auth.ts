@@ -26,7 +26,8 @@ export function bearerToken(header: string | undefined): string | undefined {
  * verify (signature, times, audience).
  *
  * @throws {@link UnauthenticatedError} when there is no token or it does not verify; `details.reason`
- * names the verifier's error (`TokenExpiredError`, `TokenSignatureError`, …).
+ * names the verifier's error (`TokenExpiredError`, `TokenSignatureError`, `TokenRevokedError` with
+ * `details.revokedAt`, …).
  */
 export function tokenAuthenticator(verifier: TokenVerifier, audience: string): (request: FastifyRequest) => Promise<Caller> {
   return async (request) => {
@@ -39,8 +40,14 @@ export function tokenAuthenticator(verifier: TokenVerifier, audience: string): (
     try {
       verified = await verifier.verifyToken(token, { audience })
     } catch (err) {
-      const name = (err as { name?: unknown } | null)?.name
-      throw new UnauthenticatedError('the bearer token does not verify', { reason: typeof name === 'string' ? name : 'Error' })
+      const e = err as { name?: unknown; scope?: unknown; revokedAt?: unknown } | null
+      if (e?.name === 'TokenRevokedError') {
+        throw new UnauthenticatedError(e.scope === 'identity' ? "the bearer token was revoked (with every earlier token of its identity)" : 'the bearer token was revoked', {
+          reason: 'TokenRevokedError',
+          revokedAt: e.revokedAt
+        })
+      }
+      throw new UnauthenticatedError('the bearer token does not verify', { reason: typeof e?.name === 'string' ? e.name : 'Error' })
     }
     return { did: verified.subject, token }
   }

@@ -30,6 +30,7 @@ import { buildOpenApiDocument, type DocumentedRoute, documentedRoutes } from './
 import { executionRoutes } from './routes/executions.js'
 import { flowRoutes } from './routes/flows.js'
 import { grantRoutes } from './routes/grants.js'
+import { tokenRoutes } from './routes/tokens.js'
 import { openApiRoute, systemRoutes } from './routes/system.js'
 import { FLOW_DOCUMENT_SCHEMA } from './schemas.js'
 import { type WebhookRoutesInit, webhookRoutes } from './webhooks/index.js'
@@ -164,7 +165,10 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
   const log = init.logger ?? pino({ name: 'qflow-api', level: init.logLevel ?? 'info' })
   const audience = init.audience ?? DEFAULT_AUDIENCE
   const verifier =
-    init.verifier ?? squidVerifier({ audience, replayProtection: false, maxTokenLifetimeMs: init.maxTokenLifetimeMs ?? DEFAULT_MAX_BEARER_TOKEN_LIFETIME_MS })()
+    init.verifier ??
+    squidVerifier({ audience, replayProtection: false, maxTokenLifetimeMs: init.maxTokenLifetimeMs ?? DEFAULT_MAX_BEARER_TOKEN_LIFETIME_MS })({
+      tokenRevocations: parts.tokenRevocations
+    })
   const metrics = createApiMetrics(init.defaultMetrics === undefined ? {} : { defaultMetrics: init.defaultMetrics })
   const ctx: ApiContext = {
     node,
@@ -279,6 +283,7 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
     await api.register(flowRoutes(runtime))
     await api.register(executionRoutes(runtime))
     await api.register(grantRoutes(runtime))
+    await api.register(tokenRoutes(runtime))
     await api.register(openApiRoute(() => openApiDocument()))
   }
 

@@ -21,6 +21,11 @@ export interface WsGatewayInit extends EventHubInit {
 export interface AuthenticatedSubscriber extends Subscriber {
   /** When the token expires, ms since the epoch; the socket is closed with 1008 at the first heartbeat after it. */
   readonly expiresAt?: number
+  /**
+   * Whether the token has been revoked since it was checked; asked at every heartbeat and on
+   * {@link WsGateway.revalidate}. A revoked one's socket is closed with 1008.
+   */
+  revoked?(): boolean
 }
 
 /** Counters of the gateway. */
@@ -35,6 +40,8 @@ export interface WsGatewayStats {
   readonly heartbeatDrops: number
   /** Sockets closed because their token expired. */
   readonly expired: number
+  /** Sockets closed because their token was revoked. */
+  readonly revoked: number
   /** The hub's counters. */
   readonly hub: EventHubStats
 }
@@ -49,6 +56,8 @@ export interface WsGateway {
   admits(): boolean
   /** Completes the upgrade of an authenticated request (see {@link WsGateway.admits}) and serves the hub on the socket. */
   accept(request: IncomingMessage, socket: Duplex, head: Buffer, subscriber: AuthenticatedSubscriber): void
+  /** Checks every open socket's token now (expiry, revocation), closing those that no longer hold with 1008. */
+  revalidate(): void
   /** Stops taking sockets, closes every socket with 1001 (destroying those that do not answer within the grace time) and stops the hub. */
   stop(): Promise<void>
   /** Counters. */
@@ -59,6 +68,7 @@ interface Connection {
   readonly ws: WebSocket
   readonly consumer: EventConsumer
   readonly expiresAt: number | undefined
+  readonly revoked: (() => boolean) | undefined
   alive: boolean
   grace: NodeJS.Timeout | undefined
   readonly closed: Promise<void>
@@ -107,7 +117,7 @@ class WebSocketGateway implements WsGateway {
   private readonly open = new Set<Connection>()
   private heartbeat: NodeJS.Timeout | undefined
   private running = false
-  private counters = { overCapacity: 0, heartbeatDrops: 0, expired: 0 }
+  private counters = { overCapacity: 0, heartbeatDrops: 0, expired: 0, revoked: 0 }
 
   constructor(init: WsGatewayInit, components: EventHubComponents) {
     this.maxConnections = positiveInteger(init.maxConnections, DEFAULT_WS_MAX_CONNECTIONS, 'maxConnections')
@@ -181,7 +191,15 @@ class WebSocketGateway implements WsGateway {
         if (ws.readyState === WebSocket.OPEN) socket.write(frame)
       }
     }
-    const connection: Connection = { ws, expiresAt: subscriber.expiresAt, alive: true, grace: undefined, closed, consumer: this.hub.connect(sink, subscriber) }
+    const connection: Connection = {
+      ws,
+      expiresAt: subscriber.expiresAt,
+      revoked: subscriber.revoked === undefined ? undefined : () => subscriber.revoked?.() === true,
+      alive: true,
+      grace: undefined,
+      closed,
+      consumer: this.hub.connect(sink, subscriber)
+    }
     this.open.add(connection)
     ws.on('message', (data) => {
       void connection.consumer.receive(bytesOf(data))
@@ -209,6 +227,21 @@ class WebSocketGateway implements WsGateway {
     connection.grace.unref()
   }
 
+  revalidate(): void {
+    const now = Date.now()
+    for (const connection of this.open) if (connection.ws.readyState === WebSocket.OPEN) this.stillValid(connection, now)
+  }
+
+  /** Closes the socket with 1008 when its token has expired or been revoked; answers whether it holds. */
+  private stillValid(connection: Connection, now: number): boolean {
+    const reason = connection.expiresAt !== undefined && connection.expiresAt <= now ? 'expired' : connection.revoked?.() === true ? 'revoked' : undefined
+    if (reason === undefined) return true
+    this.counters[reason]++
+    connection.consumer.disconnect()
+    this.close(connection, WS_CLOSE_CODES.policyViolation, `token ${reason}`)
+    return false
+  }
+
   private beat(): void {
     const now = Date.now()
     for (const connection of this.open) {
@@ -220,12 +253,7 @@ class WebSocketGateway implements WsGateway {
         ws.terminate()
         continue
       }
-      if (connection.expiresAt !== undefined && connection.expiresAt <= now) {
-        this.counters.expired++
-        connection.consumer.disconnect()
-        this.close(connection, WS_CLOSE_CODES.policyViolation, 'token expired')
-        continue
-      }
+      if (!this.stillValid(connection, now)) continue
       connection.alive = false
       ws.ping()
     }

@@ -1,7 +1,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { decodeToken } from '@qflow/adapters-squid'
+import { decodeToken, type TokenClaims } from '@qflow/adapters-squid'
 import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { REQUEST_HANDED_OVER_EVENT } from '../constants.js'
@@ -34,20 +34,23 @@ function isForbidden(err: unknown): boolean {
   return e?.name === 'ForbiddenError' || e?.statusCode === 403
 }
 
-/** When a verified token expires, ms since the epoch (its `exp` claim). */
-function tokenExpiry(token: string): number | undefined {
+/** The claims of a verified token (undefined only if it cannot be decoded, which a verified one can). */
+function claimsOf(token: string): TokenClaims | undefined {
   try {
-    return decodeToken(token).claims.exp * 1000
+    return decodeToken(token).claims
   } catch {
     return undefined
   }
 }
 
 function subscriberOf(ctx: ApiContext, caller: Caller): AuthenticatedSubscriber {
-  const expiresAt = tokenExpiry(caller.token)
+  const claims = claimsOf(caller.token)
+  const revocations = ctx.node.parts.tokenRevocations
+  const facts = claims === undefined ? undefined : { issuer: claims.iss, subject: claims.sub, nonce: claims.jti, issuedAt: claims.iat * 1000 }
   return {
     did: caller.did,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(claims === undefined ? {} : { expiresAt: claims.exp * 1000 }),
+    ...(facts === undefined ? {} : { revoked: () => revocations.revocationOf(facts) !== undefined }),
     async authorize(resource, action) {
       try {
         await ctx.authorize(caller, resource, action)
@@ -116,6 +119,7 @@ function registerMetrics(registry: Registry, gateway: WsGateway): void {
       this.labels({ reason: 'lagging' }).inc(stats.hub.lagging)
       this.labels({ reason: 'heartbeat' }).inc(stats.heartbeatDrops)
       this.labels({ reason: 'token_expired' }).inc(stats.expired)
+      this.labels({ reason: 'token_revoked' }).inc(stats.revoked)
     }
   })
 }
@@ -155,7 +159,10 @@ export function wsEndpoint(ctx: ApiContext, init: WsRoutesInit = {}): WsEndpoint
     }
     fastify.server.on('upgrade', onUpgrade)
     gateway.start()
+    // A revoked token's sockets close at once, not at the next heartbeat.
+    const unsubscribe = node.parts.tokenRevocations.subscribe(() => gateway.revalidate())
     fastify.addHook('preClose', async () => {
+      unsubscribe()
       fastify.server.off('upgrade', onUpgrade)
       await gateway.stop()
     })
