@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { open, rename, unlink } from 'node:fs/promises'
+import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /**
@@ -29,5 +29,37 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode: numb
   if (dirHandle !== undefined) {
     await dirHandle.sync().catch(() => undefined)
     await dirHandle.close()
+  }
+}
+
+/** A file's text, or `undefined` when there is no such file. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/**
+ * Writes a registry's JSON (pretty, one trailing line break) atomically, one write after another:
+ * each waits for the one before, whether that one succeeded or not, so the last state wins.
+ */
+export class JsonFileWriter {
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number
+  ) {}
+
+  /** Writes what `body()` returns once the writes before have settled. */
+  write(body: () => unknown): Promise<void> {
+    const next = this.writing
+      .catch(() => undefined)
+      .then(() => writeFileAtomic(this.path, Buffer.from(`${JSON.stringify(body(), null, 2)}\n`, 'utf8'), this.mode))
+    this.writing = next
+    return next
   }
 }

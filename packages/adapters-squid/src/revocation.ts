@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { canonicalize } from '@qflow/canonical-json'
 import type { Signer } from '@qflow/pipeline'
-import { writeFileAtomic } from './atomic-file.js'
+import { JsonFileWriter, readTextIfExists } from './atomic-file.js'
 import { REVOCATION_LIST_SIGNING_PREFIX, REVOCATIONS_FORMAT } from './constants.js'
 import type { RevocationCheck } from './delegation.js'
 import { assertIdentifier } from './did.js'
@@ -140,10 +139,11 @@ class MemoryRevocationRegistry implements RevocationRegistry {
   private readonly revoked = new Map<string, RevocationEntry>()
   private readonly listeners = new Set<RevocationListener>()
   private readonly clock: () => number
-  private writing: Promise<void> = Promise.resolve()
+  private readonly file: JsonFileWriter | undefined
 
-  constructor(private readonly path: string | undefined, clock: (() => number) | undefined, loaded: readonly RevocationEntry[]) {
+  constructor(path: string | undefined, clock: (() => number) | undefined, loaded: readonly RevocationEntry[]) {
     this.clock = clock ?? Date.now
+    this.file = path === undefined ? undefined : new JsonFileWriter(path, 0o644)
     for (const entry of loaded) this.revoked.set(entry.id, entry)
   }
 
@@ -207,14 +207,7 @@ class MemoryRevocationRegistry implements RevocationRegistry {
   }
 
   private persist(): Promise<void> {
-    const path = this.path
-    if (path === undefined) return Promise.resolve()
-    const next = this.writing.catch(() => undefined).then(() => {
-      const body = { format: REVOCATIONS_FORMAT, v: 1, entries: [...this.revoked.values()] }
-      return writeFileAtomic(path, Buffer.from(`${JSON.stringify(body, null, 2)}\n`, 'utf8'), 0o644)
-    })
-    this.writing = next
-    return next
+    return this.file?.write(() => ({ format: REVOCATIONS_FORMAT, v: 1, entries: [...this.revoked.values()] })) ?? Promise.resolve()
   }
 }
 
@@ -253,15 +246,7 @@ function parseRegistryFile(path: string, text: string): RevocationEntry[] {
  * @throws {@link RevocationStoreCorruptError} when the file exists but cannot be read as a registry.
  */
 export async function createRevocationRegistry(init: RevocationRegistryInit = {}): Promise<RevocationRegistry> {
-  let loaded: RevocationEntry[] = []
-  if (init.path !== undefined) {
-    let text: string | undefined
-    try {
-      text = await readFile(init.path, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    }
-    if (text !== undefined) loaded = parseRegistryFile(init.path, text)
-  }
+  const text = init.path === undefined ? undefined : await readTextIfExists(init.path)
+  const loaded = text === undefined ? [] : parseRegistryFile(init.path as string, text)
   return new MemoryRevocationRegistry(init.path, init.clock, loaded)
 }

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises'
-import { writeFileAtomic } from './atomic-file.js'
+import { JsonFileWriter, readTextIfExists } from './atomic-file.js'
 import { DEFAULT_MAX_REVOKED_TOKENS, MAX_NONCE_LENGTH, MAX_REVOCATION_REASON_LENGTH, TOKEN_REVOCATIONS_FORMAT } from './constants.js'
 import { assertIdentifier } from './did.js'
 import { InvalidTokenRevocationError, RevocationStoreCorruptError, TokenRevocationLimitError } from './errors.js'
@@ -151,14 +150,15 @@ class FileTokenRevocationRegistry implements TokenRevocationRegistry {
   private readonly tokens = new Map<string, RevokedToken>()
   private readonly identities = new Map<string, RevokedIdentity>()
   private readonly listeners = new Set<TokenRevocationListener>()
-  private writing: Promise<void> = Promise.resolve()
+  private readonly file: JsonFileWriter | undefined
 
   constructor(
-    private readonly path: string | undefined,
+    path: string | undefined,
     private readonly clock: () => number,
     private readonly maxTokens: number,
     loaded: readonly TokenRevocation[]
   ) {
+    this.file = path === undefined ? undefined : new JsonFileWriter(path, 0o600)
     for (const entry of loaded) {
       if (entry.kind === 'token') this.tokens.set(tokenKey(entry.issuer, entry.nonce), entry)
       else this.identities.set(entry.identity, entry)
@@ -242,17 +242,12 @@ class FileTokenRevocationRegistry implements TokenRevocationRegistry {
   }
 
   private persist(): Promise<void> {
-    const path = this.path
-    if (path === undefined) return Promise.resolve()
-    const next = this.writing
-      .catch(() => undefined)
-      .then(() => {
+    return (
+      this.file?.write(() => {
         this.dropExpired()
-        const body = { format: TOKEN_REVOCATIONS_FORMAT, v: 1, identities: [...this.identities.values()], tokens: [...this.tokens.values()] }
-        return writeFileAtomic(path, Buffer.from(`${JSON.stringify(body, null, 2)}\n`, 'utf8'), 0o600)
-      })
-    this.writing = next
-    return next
+        return { format: TOKEN_REVOCATIONS_FORMAT, v: 1, identities: [...this.identities.values()], tokens: [...this.tokens.values()] }
+      }) ?? Promise.resolve()
+    )
   }
 }
 
@@ -318,16 +313,8 @@ function parseRegistryFile(path: string, text: string): TokenRevocation[] {
  * @throws {@link RevocationStoreCorruptError} when the file exists but cannot be read as a registry.
  */
 export async function createTokenRevocationRegistry(init: TokenRevocationRegistryInit = {}): Promise<TokenRevocationRegistry> {
-  let loaded: TokenRevocation[] = []
-  if (init.path !== undefined) {
-    let text: string | undefined
-    try {
-      text = await readFile(init.path, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    }
-    if (text !== undefined) loaded = parseRegistryFile(init.path, text)
-  }
+  const text = init.path === undefined ? undefined : await readTextIfExists(init.path)
+  const loaded = text === undefined ? [] : parseRegistryFile(init.path as string, text)
   const maxTokens = init.maxTokens ?? DEFAULT_MAX_REVOKED_TOKENS
   if (!Number.isSafeInteger(maxTokens) || maxTokens < 1) throw new InvalidTokenRevocationError('/maxTokens', 'not a positive integer')
   return new FileTokenRevocationRegistry(init.path, init.clock ?? Date.now, maxTokens, loaded)
