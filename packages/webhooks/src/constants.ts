@@ -10,13 +10,34 @@ export const STANDARD_WEBHOOKS_SIGNATURE_VERSION = 'v1'
 /** Bytes of a secret made by `generateStandardWebhooksSecret` (the spec asks for at least 24). */
 export const STANDARD_WEBHOOKS_SECRET_BYTES = 32
 
+/** Prefix of a serialized Standard Webhooks public key (`whpk_` + base64 of the raw 32-byte ed25519 key). */
+export const STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX = 'whpk_'
+
+/** Prefix of a serialized Standard Webhooks secret key (`whsk_` + base64 of the 32-byte ed25519 seed). */
+export const STANDARD_WEBHOOKS_SECRET_KEY_PREFIX = 'whsk_'
+
+/** Signature version identifier of Standard Webhooks' asymmetric (ed25519) signatures. */
+export const STANDARD_WEBHOOKS_ASYMMETRIC_SIGNATURE_VERSION = 'v1a'
+
+/** Bytes of an ed25519 public key, and of the seed its secret key is made from (RFC 8032). */
+export const ED25519_KEY_BYTES = 32
+
+/** Bytes of an ed25519 signature (RFC 8032). */
+export const ED25519_SIGNATURE_BYTES = 64
+
+/**
+ * `v1a` signatures one request may carry (more is a malformed `webhook-signature`): each costs an
+ * ed25519 verification (~60 µs), and a rotation needs two or three.
+ */
+export const MAX_STANDARD_WEBHOOKS_ASYMMETRIC_SIGNATURES = 16
+
 /** The Standard Webhooks headers, lower-case. */
 export const STANDARD_WEBHOOKS_HEADERS = {
   /** Unique message id; the same on every retry of one message. */
   id: 'webhook-id',
   /** Unix time of the attempt, seconds. */
   timestamp: 'webhook-timestamp',
-  /** Space-separated `v1,<base64>` signatures. */
+  /** Space-separated `<version>,<base64>` signatures (`v1` HMAC, `v1a` ed25519). */
   signature: 'webhook-signature'
 } as const
 

@@ -1,10 +1,30 @@
-/** Thrown when a webhook signing secret cannot be used (empty, not base64, wrong prefix). */
+/**
+ * What is wrong with a key or secret (`InvalidWebhookSecretError.reason`):
+ * - `wrong-type`: neither a string nor bytes;
+ * - `empty`: no key, or no bytes after the prefix;
+ * - `wrong-prefix`: a string without the prefix its kind needs, or a key of another kind (a
+ *   `whpk_` public key or `whsk_` secret key where a `whsec_` secret is expected, and so on);
+ * - `not-base64`: the text after the prefix is not base64;
+ * - `wrong-length`: the key has the wrong number of bytes (an ed25519 key has 32);
+ * - `weak-key`: an ed25519 public key that is not a usable point (of small order, or encoded non-canonically),
+ *   under which signatures could be forged without the secret key;
+ * - `unusable`: any other reason.
+ */
+export type InvalidWebhookSecretReason = 'wrong-type' | 'empty' | 'wrong-prefix' | 'not-base64' | 'wrong-length' | 'weak-key' | 'unusable'
+
+/**
+ * Thrown when a webhook signing secret or key cannot be used (empty, not base64, wrong prefix,
+ * wrong length, a weak ed25519 public key); `reason` says which.
+ */
 export class InvalidWebhookSecretError extends Error {
   static override readonly name = 'InvalidWebhookSecretError'
   override readonly name = 'InvalidWebhookSecretError'
+  /** What is wrong with it. */
+  readonly reason: InvalidWebhookSecretReason
 
-  constructor(message = 'The webhook secret cannot be used') {
+  constructor(message = 'The webhook secret cannot be used', reason: InvalidWebhookSecretReason = 'unusable') {
     super(message)
+    this.reason = reason
   }
 }
 
@@ -41,16 +61,22 @@ export class MalformedWebhookHeaderError extends Error {
   }
 }
 
-/** Thrown when no signature of a request matches its body under the secret (forged or altered). */
+/**
+ * Thrown when no signature of a request matches its body under the secret or key (forged or
+ * altered, or signed only in a version the key does not verify).
+ */
 export class WebhookSignatureError extends Error {
   static override readonly name = 'WebhookSignatureError'
   override readonly name = 'WebhookSignatureError'
   /** The scheme whose signature failed (`standard-webhooks`, `github`). */
   readonly scheme: string
+  /** The signature version the key verifies (`v1` or `v1a` for Standard Webhooks), when the scheme has versions. */
+  readonly version: string | undefined
 
-  constructor(scheme: string, message = `No ${scheme} signature of the request matches its body`) {
+  constructor(scheme: string, message = `No ${scheme} signature of the request matches its body`, version?: string) {
     super(message)
     this.scheme = scheme
+    this.version = version
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Receiving webhooks safely, without a web framework: Standard Webhooks and GitHub
- * `X-Hub-Signature-256` verification over the raw body (constant-time), a timestamp window, a
- * bounded replay cache of seen ids, CloudEvents 1.0 in structured and binary mode, and token-bucket
- * rate limits per source and per tenant that say how long to wait.
+ * Receiving webhooks safely, without a web framework: Standard Webhooks (`v1` HMAC, compared in
+ * constant time, and `v1a` ed25519 signatures) and GitHub `X-Hub-Signature-256` verification over
+ * the raw body, a timestamp window, a bounded replay cache of seen ids, CloudEvents 1.0 in
+ * structured and binary mode, and token-bucket rate limits per source and per tenant that say how
+ * long to wait.
  *
  * @example
  * ```ts
@@ -36,13 +37,19 @@ export {
   DEFAULT_TENANT_RATE_PER_SECOND,
   DEFAULT_TOLERANCE_MS,
   GITHUB_HEADERS,
+  MAX_STANDARD_WEBHOOKS_ASYMMETRIC_SIGNATURES,
+  STANDARD_WEBHOOKS_ASYMMETRIC_SIGNATURE_VERSION,
   STANDARD_WEBHOOKS_HEADERS,
-  STANDARD_WEBHOOKS_SECRET_PREFIX
+  STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX,
+  STANDARD_WEBHOOKS_SECRET_KEY_PREFIX,
+  STANDARD_WEBHOOKS_SECRET_PREFIX,
+  STANDARD_WEBHOOKS_SIGNATURE_VERSION
 } from './constants.js'
 export {
   InvalidCloudEventError,
   InvalidWebhookOptionError,
   InvalidWebhookSecretError,
+  type InvalidWebhookSecretReason,
   MalformedWebhookHeaderError,
   MissingWebhookHeaderError,
   RateLimitedError,
@@ -75,4 +82,15 @@ export {
   type VerifyStandardWebhookOptions,
   verifyStandardWebhook
 } from './standard-webhooks.js'
+export {
+  generateStandardWebhooksKeyPair,
+  parseStandardWebhooksPublicKey,
+  parseStandardWebhooksSecretKey,
+  type StandardWebhooksKeyPair,
+  type StandardWebhooksPublicKey,
+  type StandardWebhooksSecretKey,
+  signStandardWebhookAsymmetric,
+  standardWebhooksPublicKeyOf,
+  verifyStandardWebhookAsymmetric
+} from './standard-webhooks-asymmetric.js'
 export { assertFreshTimestamp, parseUnixSeconds, type TimestampWindowOptions } from './timestamp.js'

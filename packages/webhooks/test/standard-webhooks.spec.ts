@@ -118,11 +118,18 @@ describe('Standard Webhooks', () => {
     expect(verifyStandardWebhook(VECTOR.secret, new Headers(headersOf()), VECTOR.payload, at()).id).toBe(VECTOR.id)
   })
 
-  it('refuses unusable secrets', () => {
-    for (const secret of ['', 'whsec_', 'whsec_not base64!', new Uint8Array(0)]) {
-      expect(() => parseStandardWebhooksSecret(secret)).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError' }))
+  it('refuses unusable secrets, saying why', () => {
+    const cases: [unknown, string][] = [
+      ['', 'empty'],
+      ['whsec_', 'empty'],
+      ['whsec_not base64!', 'not-base64'],
+      [new Uint8Array(0), 'empty'],
+      [7, 'wrong-type']
+    ]
+    for (const [secret, reason] of cases) {
+      expect(() => parseStandardWebhooksSecret(secret as string)).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError', reason }))
     }
-    expect(() => verifyStandardWebhook([], headersOf(), VECTOR.payload, at())).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError' }))
+    expect(() => verifyStandardWebhook([], headersOf(), VECTOR.payload, at())).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError', reason: 'empty' }))
   })
 
   it('generates whsec_ secrets of 32 random bytes that sign like any other', () => {
@@ -132,6 +139,6 @@ describe('Standard Webhooks', () => {
     const signature = signStandardWebhook(secret, { id: 'msg_x', timestamp: 1700000000, payload: 'body' })
     const manual = createHmac('sha256', parseStandardWebhooksSecret(secret)).update('msg_x.1700000000.body').digest('base64')
     expect(signature).toBe(`v1,${manual}`)
-    expect(() => generateStandardWebhooksSecret(8)).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError' }))
+    expect(() => generateStandardWebhooksSecret(8)).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError', reason: 'wrong-length' }))
   })
 })
