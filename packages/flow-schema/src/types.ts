@@ -55,9 +55,16 @@ export interface FlowMetadata {
 
 /** How a webhook request proves where it came from. */
 export interface WebhookAuth {
-  /** `standard-webhooks` (HMAC per standardwebhooks.com), `github` (X-Hub-Signature-256) or `squid-token`. */
+  /**
+   * `standard-webhooks` (standardwebhooks.com: `v1` HMAC-SHA256 or `v1a` ed25519, as the stored
+   * key says), `github` (X-Hub-Signature-256) or `squid-token`.
+   */
   scheme: 'standard-webhooks' | 'github' | 'squid-token'
-  /** Name of the secret (in the node's secret store) that verifies requests. */
+  /**
+   * Name of the secret (in the node's secret store) that verifies requests. For
+   * `standard-webhooks` its value's prefix chooses the signatures accepted: a `whsec_` secret
+   * verifies `v1` (HMAC) signatures only, a `whpk_` public key `v1a` (ed25519) signatures only.
+   */
   secretRef?: string
 }
 
