@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { issueToken } from '@qflow/adapters-squid'
-import { signGitHubWebhook, signStandardWebhook } from '@qflow/webhooks'
+import { signGitHubWebhook, signStandardWebhook, signStandardWebhookAsymmetric } from '@qflow/webhooks'
 import { createQflowNode, type QflowNode } from '../../src/node/node.js'
 import { type ApiServer, createApiServer } from '../../src/server/index.js'
 import type { WebhookRoutesInit } from '../../src/server/webhooks/index.js'
@@ -100,6 +100,23 @@ export function standardHeaders(secret: string, body: string, options: { id?: st
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
     'webhook-signature': signStandardWebhook(secret, { id, timestamp, payload: body })
+  }
+}
+
+/**
+ * Standard Webhooks headers for `body` with an asymmetric `v1a` signature made with a `whsk_`
+ * secret key (a fresh id unless given; the timestamp now unless given); `extra` signatures
+ * (`<version>,<base64>`) go before it in `webhook-signature`.
+ */
+export function asymmetricHeaders(secretKey: string, body: string, options: { id?: string; timestamp?: number; extra?: readonly string[] } = {}): Record<string, string> {
+  const id = options.id ?? `msg_${process.pid}_${++counter}_${Date.now()}`
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000)
+  const signature = signStandardWebhookAsymmetric(secretKey, { id, timestamp, payload: body })
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': [...(options.extra ?? []), signature].join(' ')
   }
 }
 

@@ -15,10 +15,12 @@ import {
   type ReplayCache,
   replayCache,
   STANDARD_WEBHOOKS_HEADERS,
+  STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX,
   type TokenBucketLimit,
   tokenBuckets,
   verifyGitHubWebhook,
   verifyStandardWebhook,
+  verifyStandardWebhookAsymmetric,
   type WebhookRateLimiter,
   type WebhookRateLimiterInit,
   webhookRateLimiter
@@ -182,7 +184,8 @@ function executionIdOf(flowId: string, triggerId: string, key: string): string {
  * A webhook request is checked in this order, and nothing is started unless every check passes:
  * the flow's current version has a webhook trigger of that id (404); the body is within the limit
  * (413); the source authenticates by the trigger's scheme — a Standard Webhooks signature with a
- * fresh timestamp, GitHub's `X-Hub-Signature-256`, or an sQuid bearer token (401); the source and
+ * fresh timestamp (`v1` HMAC under a `whsec_` secret, or `v1a` ed25519 under a `whpk_` public
+ * key), GitHub's `X-Hub-Signature-256`, or an sQuid bearer token (401); the source and
  * its tenant (the flow's `daoSubnet`) are within their rate (429 with `Retry-After`); the body is
  * JSON or a CloudEvent 1.0, structured or binary (400, 415); its id was not received before within
  * the window (409); it matches the trigger's `eventSchema` (400); and the universal pipeline lets
@@ -247,7 +250,13 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
     const vouched: ActorRef = { did: flow.flow.owner, credentials: { vouchedBy: node.did } }
     switch (trigger.auth.scheme) {
       case 'standard-webhooks': {
-        const message = verifyStandardWebhook(await secretOf(trigger), request.headers, body, { toleranceMs, now })
+        // The stored value's prefix chooses the signatures, as the spec's key formats intend: a
+        // `whpk_` public key verifies `v1a` (ed25519) only, anything else is a `whsec_` secret
+        // verifying `v1` (HMAC) only (and a `whsk_` secret key is refused: it belongs to the sender).
+        const key = await secretOf(trigger)
+        const message = key.startsWith(STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX)
+          ? verifyStandardWebhookAsymmetric(key, request.headers, body, { toleranceMs, now })
+          : verifyStandardWebhook(key, request.headers, body, { toleranceMs, now })
         return { actor: vouched, source: endpoint, ids: [{ key: `id:${message.id}`, id: message.id, from: STANDARD_WEBHOOKS_HEADERS.id, expiresAt: message.validUntil }] }
       }
       case 'github': {
@@ -412,7 +421,7 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
           schema: {
             summary: 'Trigger a flow from an external event (webhook)',
             description:
-              "Authenticated by the trigger's `auth.scheme`: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), GitHub (`X-Hub-Signature-256`) or an sQuid bearer token. " +
+              "Authenticated by the trigger's `auth.scheme`: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`: `v1` HMAC, or `v1a` ed25519 when the trigger's secret is a `whpk_` public key), GitHub (`X-Hub-Signature-256`) or an sQuid bearer token. " +
               'The body is JSON, or a CloudEvent 1.0 in structured (`application/cloudevents+json`) or binary (`ce-*` headers) mode, checked against the trigger\'s `eventSchema`. ' +
               'Stale timestamps (401), replayed ids (409 `WEBHOOK_REPLAYED`), floods (429 with `Retry-After`) and oversized bodies (413) are refused; nothing starts for a refused request. ' +
               '202 with the execution id, or with `respond: on-completion` 200 with the result.',
