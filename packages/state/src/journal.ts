@@ -74,11 +74,14 @@ export class CommitJournal {
     }
   }
 
-  /** Writes an index checkpoint, so an open scans nothing written before it. */
+  /**
+   * Writes an index checkpoint, so an open scans nothing written before it. Its position is taken
+   * between batches; the file is written while commits go on.
+   */
   async checkpoint(): Promise<void> {
-    await this.exclusive(async () => {
-      if (this.failure === undefined) await this.log.checkpoint()
-    })
+    // Wrapped, so that the exclusive section ends once the position is taken, not when the file is written.
+    const taken = await this.exclusive(async () => (this.failure === undefined ? { written: this.log.checkpoint() } : undefined))
+    await taken?.written
   }
 
   /** Rewrites the oldest segments whose blocks are mostly deleted and unlinks them. */

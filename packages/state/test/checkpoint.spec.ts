@@ -1,0 +1,123 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { crc32 } from 'node:zlib'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Block, encodeBlock } from '../src/codec.js'
+import { SegmentLog } from '../src/segment-log.js'
+import { tempDirs } from './fixtures/temp-dir.js'
+
+const temp = tempDirs()
+const logs: SegmentLog[] = []
+
+afterEach(async () => {
+  for (const log of logs.splice(0)) log.close()
+  await temp.cleanup()
+})
+
+function openLog(dir: string): { log: SegmentLog; report: ReturnType<SegmentLog['open']> } {
+  const log = new SegmentLog(dir, 64 * 1024 * 1024)
+  const report = log.open()
+  logs.push(log)
+  return { log, report }
+}
+
+const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8'))
+
+/** What a log holds: every block's bytes by CID, and every record's value. */
+function contents(log: SegmentLog, cids: Iterable<Block['cid']>): { blocks: Record<string, string | undefined>; records: Record<string, string | undefined> } {
+  const blocks: Record<string, string | undefined> = {}
+  for (const cid of cids) blocks[cid.toString()] = text(log.readBlock(cid))
+  const records: Record<string, string | undefined> = {}
+  for (const key of log.recordKeys()) records[key] = text(log.getRecord(key))
+  return { blocks, records }
+}
+
+describe('index checkpoints', () => {
+  it('one taken while commits go on covers them all, with the frames after its position scanned on open', async () => {
+    const dir = await temp.make()
+    const { log } = openLog(dir)
+    const made: Block[] = []
+    // 40,000 blocks: the checkpoint reads them over several turns of the event loop.
+    for (let i = 0; i < 40_000; i += 1000) {
+      const blocks = Array.from({ length: 1000 }, (_, j) => encodeBlock({ n: i + j }))
+      made.push(...blocks)
+      log.apply(log.write([{ blocks, puts: [{ key: `/batch/${i}`, value: Buffer.from(`v${i}`) }] }]))
+    }
+    await log.sync()
+
+    let settled = false
+    const checkpointing = log.checkpoint().then(() => {
+      settled = true
+    })
+    // While it runs: new blocks and records, blocks and records deleted, a record replaced.
+    let during = 0
+    while (!settled) {
+      const fresh = encodeBlock({ during })
+      made.push(fresh)
+      const gone = made[during] as Block
+      log.apply(
+        log.write([
+          {
+            blocks: [fresh],
+            puts: [
+              { key: `/during/${during}`, value: Buffer.from(`d${during}`) },
+              { key: '/batch/0', value: Buffer.from(`replaced ${during}`) }
+            ],
+            deletes: [`/batch/${(during + 1) * 1000}`],
+            blockDeletes: [gone.cid]
+          }
+        ])
+      )
+      during++
+      await nextTurn()
+    }
+    await checkpointing
+    expect(during).toBeGreaterThan(2)
+    log.apply(log.write([{ blocks: [encodeBlock({ after: true })], puts: [] }]))
+    made.push(encodeBlock({ after: true }))
+    await log.sync()
+    const expected = contents(log, made.map((b) => b.cid))
+    log.close()
+
+    const { log: reopened, report } = openLog(dir)
+    expect(report).toEqual({ checkpointLoaded: true, framesScanned: during + 1, damagedFrames: 0 })
+    expect(contents(reopened, made.map((b) => b.cid))).toEqual(expected)
+    expect(expected.blocks[(made[0] as Block).cid.toString()]).toBeUndefined()
+    expect(expected.records['/batch/0']).toBe(`replaced ${during - 1}`)
+  })
+
+  it('reads a checkpoint an older node wrote (QFK1: the counts before the entries)', async () => {
+    const dir = await temp.make()
+    const { log } = openLog(dir)
+    const blocks = Array.from({ length: 50 }, (_, i) => encodeBlock({ old: i }))
+    log.apply(log.write([{ blocks, puts: [{ key: '/k', value: Buffer.from('v') }] }]))
+    await log.sync()
+    await log.checkpoint()
+    log.close()
+
+    // Rewrite QFK2 (magic, position, entries, counts, crc) as QFK1 (magic, position, counts, entries, crc).
+    const path = join(dir, 'index.ckpt')
+    const v2 = await readFile(path)
+    expect(v2.subarray(0, 4).toString('latin1')).toBe('QFK2')
+    const counts = v2.subarray(v2.byteLength - 12, v2.byteLength - 4)
+    const body = Buffer.concat([Buffer.from('QFK1', 'latin1'), v2.subarray(4, 12), counts, v2.subarray(12, v2.byteLength - 12)])
+    const sum = Buffer.alloc(4)
+    sum.writeUInt32BE(crc32(body), 0)
+    await writeFile(path, Buffer.concat([body, sum]))
+
+    const { log: reopened, report } = openLog(dir)
+    expect(report).toEqual({ checkpointLoaded: true, framesScanned: 0, damagedFrames: 0 })
+    for (const block of blocks) expect(text(reopened.readBlock(block.cid))).toBe(text(block.bytes))
+    expect(text(reopened.getRecord('/k'))).toBe('v')
+
+    // A damaged one is not trusted: the open scans every segment instead.
+    const damaged = await readFile(path)
+    damaged[20] = (damaged[20] as number) ^ 0xff
+    await writeFile(path, damaged)
+    reopened.close()
+    const { log: rescanned, report: rescan } = openLog(dir)
+    expect(rescan).toEqual({ checkpointLoaded: false, framesScanned: 1, damagedFrames: 0 })
+    for (const block of blocks) expect(text(rescanned.readBlock(block.cid))).toBe(text(block.bytes))
+  })
+})
