@@ -521,16 +521,28 @@ export class SegmentLog {
       }
       let records = 0
       for (const [key, { value, seg }] of this.records) {
-        const keyBytes = encoder.encode(key)
-        if (!out.fits(4)) await out.flush()
-        b.writeUInt32BE(keyBytes.byteLength, out.at)
-        out.at += 4
-        await out.bytes(keyBytes)
-        if (!out.fits(8)) await out.flush()
-        b.writeUInt32BE(seg, out.at)
-        b.writeUInt32BE(value.byteLength, out.at + 4)
-        out.at += 8
-        await out.bytes(value)
+        // A key's UTF-8 is at most 3 bytes per UTF-16 unit: reserve that, encode in place.
+        const need = 12 + key.length * 3 + value.byteLength
+        if (!out.fits(need)) await out.flush()
+        if (out.fits(need)) {
+          let o = out.at
+          const { written } = encoder.encodeInto(key, b.subarray(o + 4, o + 4 + key.length * 3))
+          b.writeUInt32BE(written, o)
+          o += 4 + written
+          b.writeUInt32BE(seg, o)
+          b.writeUInt32BE(value.byteLength, o + 4)
+          b.set(value, o + 8)
+          out.at = o + 8 + value.byteLength
+        } else {
+          // Larger than the buffer: written piece by piece.
+          const keyBytes = encoder.encode(key)
+          const head = Buffer.allocUnsafe(4)
+          head.writeUInt32BE(keyBytes.byteLength, 0)
+          const mid = Buffer.allocUnsafe(8)
+          mid.writeUInt32BE(seg, 0)
+          mid.writeUInt32BE(value.byteLength, 4)
+          for (const piece of [head, keyBytes, mid, value]) await out.bytes(piece)
+        }
         if (++records % CHECKPOINT_ENTRIES_PER_TURN === 0) await nextTurn()
       }
       if (!out.fits(8)) await out.flush()

@@ -87,6 +87,28 @@ describe('index checkpoints', () => {
     expect(expected.records['/batch/0']).toBe(`replaced ${during - 1}`)
   })
 
+  it('keeps records larger than its buffer, and keys beyond ASCII, whole', async () => {
+    const dir = await temp.make()
+    const { log } = openLog(dir)
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7, 'x')
+    const puts = [
+      { key: '/big', value: big },
+      { key: '/ünïcödé/键/🔑', value: Buffer.from('wide') },
+      { key: `/${'é'.repeat(600_000)}`, value: Buffer.from('long key') }
+    ]
+    log.apply(log.write([{ blocks: [], puts }]))
+    await log.sync()
+    await log.checkpoint()
+    log.close()
+    const { log: reopened, report } = openLog(dir)
+    expect(report.checkpointLoaded).toBe(true)
+    expect(report.framesScanned).toBe(0)
+    expect(Buffer.from(reopened.getRecord('/big') as Uint8Array).equals(big)).toBe(true)
+    expect(text(reopened.getRecord('/ünïcödé/键/🔑'))).toBe('wide')
+    expect(text(reopened.getRecord(`/${'é'.repeat(600_000)}`))).toBe('long key')
+    expect(reopened.recordKeys()).toHaveLength(3)
+  })
+
   it('reads a checkpoint an older node wrote (QFK1: the counts before the entries)', async () => {
     const dir = await temp.make()
     const { log } = openLog(dir)
