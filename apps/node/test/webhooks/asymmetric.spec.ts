@@ -9,6 +9,11 @@ describe('POST /webhooks/:flowId/:triggerId with Standard Webhooks v1a (ed25519)
   let api: WebhookNode
   // The sender's key pair: the node holds only the whpk_ public key.
   const sender = generateStandardWebhooksKeyPair()
+  const BAD_KEYS = [
+    ['malformed-public-key', `whpk_${Buffer.alloc(31, 1).toString('base64')}`, 'wrong-length'],
+    ['weak-public-key', `whpk_${Buffer.alloc(32).toString('base64')}`, 'weak-key'],
+    ['sender-secret-key', sender.secretKey, 'secret-key']
+  ] as const
 
   beforeAll(async () => {
     // no refusal limit per address: this suite sends many refused requests from 127.0.0.1 on purpose
@@ -34,22 +39,31 @@ describe('POST /webhooks/:flowId/:triggerId with Standard Webhooks v1a (ed25519)
         TRANSFORM
       )
     )
-    for (const [name, value] of [
-      ['sender-public-key', sender.publicKey],
-      ['malformed-public-key', `whpk_${Buffer.alloc(31, 1).toString('base64')}`],
-      ['weak-public-key', `whpk_${Buffer.alloc(32).toString('base64')}`],
-      ['sender-secret-key', sender.secretKey]
-    ] as const) {
-      const stored = await api.request('PUT', `/api/v1/secrets/${name}`, JSON.stringify({ value }), {
-        authorization: `Bearer ${await api.adminToken()}`,
-        'content-type': 'application/json'
-      })
-      expect(stored.status).toBe(201)
-    }
+    const stored = await api.request('PUT', '/api/v1/secrets/sender-public-key', JSON.stringify({ value: sender.publicKey }), {
+      authorization: `Bearer ${await api.adminToken()}`,
+      'content-type': 'application/json'
+    })
+    expect(stored.status).toBe(201)
+    // Keys the API refuses to store (see below), put straight into the node's store: what a
+    // trigger meets if one got there anyway.
+    for (const [name, value] of BAD_KEYS) await api.node.parts.secrets.put(name, value)
   })
 
   afterAll(async () => {
     await api?.close()
+  })
+
+  it('PUT /api/v1/secrets refuses a whsk_ secret key and an unusable whpk_ key (400), without repeating them, and stores nothing', async () => {
+    for (const [, value, reason] of BAD_KEYS) {
+      const answer = await api.request('PUT', '/api/v1/secrets/refused-key', JSON.stringify({ value }), {
+        authorization: `Bearer ${await api.adminToken()}`,
+        'content-type': 'application/json'
+      })
+      expect(answer.status).toBe(400)
+      expect(answer.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { pointer: '/value', reason } })
+      expect(JSON.stringify(answer.body)).not.toContain(value.slice(5))
+    }
+    expect(api.node.parts.secrets.has('refused-key')).toBe(false)
   })
 
   /** Sends a refused request and checks its status, code and that no execution was stored. */

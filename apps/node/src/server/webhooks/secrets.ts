@@ -1,3 +1,4 @@
+import { parseStandardWebhooksPublicKey } from '@qflow/webhooks'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { SECRET_NAME_PATTERN } from '../../node/secrets.js'
 import type { ApiContext, ApiAction } from '../context.js'
@@ -44,6 +45,30 @@ function apiErrorOf(err: unknown): unknown {
 }
 
 /**
+ * Refuses Standard Webhooks keys that no trigger could use, before they are stored: a `whsk_`
+ * secret key (the sender's private half, which must not leave it) and a `whpk_` public key that
+ * does not parse (length, base64, a point of small order). Neither message repeats the value.
+ */
+function checkSigningKey(value: string): void {
+  if (value.startsWith('whsk_')) {
+    throw new ValidationFailedError('this is a Standard Webhooks secret key (whsk_): the sender keeps it; store its whpk_ public key instead', {
+      pointer: '/value',
+      reason: 'secret-key'
+    })
+  }
+  if (!value.startsWith('whpk_')) return
+  try {
+    parseStandardWebhooksPublicKey(value)
+  } catch (err) {
+    const reason = (err as { reason?: unknown }).reason
+    throw new ValidationFailedError('the value is not a usable Standard Webhooks public key (whpk_ and 32 bytes of base64, not a point of small order)', {
+      pointer: '/value',
+      ...(typeof reason === 'string' ? { reason } : {})
+    })
+  }
+}
+
+/**
  * `PUT /secrets/:name {value}`, `GET /secrets` (names and times, never values) and
  * `DELETE /secrets/:name`, under the prefix it is registered with (`/api/v1`). Bearer token
  * required; `write` (put, delete) or `read` (list) on `qflow:secret:<name>` (listing answers the
@@ -73,8 +98,10 @@ export function secretRoutes(ctx: ApiContext): FastifyPluginAsync {
       async (request, reply) => {
         const { name } = request.params as { name: string }
         await authorized(request, name, 'write')
+        const { value } = request.body as { value: string }
+        checkSigningKey(value)
         try {
-          const { info, created } = await secrets().put(name, (request.body as { value: string }).value)
+          const { info, created } = await secrets().put(name, value)
           ctx.log.info({ secret: name, created }, 'secret stored')
           return reply.code(created ? 201 : 200).send(ok(request, info))
         } catch (err) {
