@@ -42,7 +42,7 @@ export function tokenAuthenticator(verifier: TokenVerifier, audience: string): (
     } catch (err) {
       const e = err as { name?: unknown; scope?: unknown; revokedAt?: unknown } | null
       if (e?.name === 'TokenRevokedError') {
-        throw new UnauthenticatedError(e.scope === 'identity' ? "the bearer token was revoked (with every earlier token of its identity)" : 'the bearer token was revoked', {
+        throw new UnauthenticatedError(e.scope === 'identity' ? 'the bearer token was revoked (with every earlier token of its identity)' : 'the bearer token was revoked', {
           reason: 'TokenRevokedError',
           revokedAt: e.revokedAt
         })
