@@ -9,6 +9,7 @@ import { createLightHelia } from './helia-node.js'
 import type { CommitJournal } from './journal.js'
 import { OperationTracker } from './operation-tracker.js'
 import type {
+  StateStoreStats,
   ExecutionLog,
   GcReport,
   RetentionPolicy,
@@ -28,6 +29,7 @@ interface Running {
   readonly operations: OperationTracker
   readonly log: HashLinkedExecutionLog
   readonly flows: ContentAddressedFlowRegistry
+  readonly logStats: () => StateStoreStats
 }
 
 /** The state store on Helia: see {@link StateStore}. */
@@ -93,6 +95,10 @@ export class HeliaStateStore implements StateStore {
     return this.require().journal.checkpoint()
   }
 
+  stats(): StateStoreStats {
+    return this.require().logStats()
+  }
+
   private require(): Running {
     if (this.running === undefined) throw new StoreNotStartedError()
     return this.running
@@ -129,7 +135,8 @@ export class HeliaStateStore implements StateStore {
         journal,
         operations,
         log: new HashLinkedExecutionLog({ storage, journal, operations, helia, qlock, signer, verifier, subnet: this.init.subnet ?? DEFAULT_SUBNET, now }),
-        flows: new ContentAddressedFlowRegistry({ storage, journal, operations, signer, now })
+        flows: new ContentAddressedFlowRegistry({ storage, journal, operations, signer, now }),
+        logStats: () => inner.log.stats()
       }
     } catch (err) {
       if (ownsStorage) await storage.close()

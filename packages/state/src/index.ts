@@ -88,6 +88,8 @@ export type {
   StateStore,
   StateStoreComponents,
   StateStoreInit,
+  StateStoreStats,
   VerificationReport
 } from './state-store.js'
+export type { CheckpointStats } from './segment-log.js'
 export { openStateStorage, type StateStorage, type StateStorageInit } from './storage.js'

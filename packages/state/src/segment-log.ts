@@ -60,6 +60,34 @@ export interface SegmentLogOpenReport {
   readonly damagedFrames: number
 }
 
+/** The last index checkpoint written. */
+export interface CheckpointStats {
+  /** When it was finished, ms since the epoch. */
+  readonly at: number
+  /** How long it took to write, from its position being taken, ms. */
+  readonly durationMs: number
+  /** Index entries and records it holds. */
+  readonly entries: number
+  /** Its size, bytes. */
+  readonly bytes: number
+}
+
+/** What the log holds now. */
+export interface SegmentLogStats {
+  /** Blocks in the index (held in memory: what the store's memory grows with). */
+  readonly blocks: number
+  /** Records (datastore keys: heads, registry records), held in memory with their values. */
+  readonly records: number
+  /** Segment files. */
+  readonly segments: number
+  /** Bytes of every segment file. */
+  readonly bytes: number
+  /** Bytes appended since the last index checkpoint was taken. */
+  readonly uncheckpointedBytes: number
+  /** The last checkpoint written since the log was opened, if any. */
+  readonly lastCheckpoint?: CheckpointStats
+}
+
 /** What {@link SegmentLog.compact} did. */
 export interface CompactionReport {
   /** Segment files unlinked. */
@@ -141,6 +169,8 @@ class CheckpointFileWriter {
   at = 0
   /** The running CRC-32 of every byte written or filled. */
   private sum = 0
+  /** Bytes written to the file. */
+  written = 0
 
   private constructor(private readonly file: FileHandle) {}
 
@@ -160,6 +190,7 @@ class CheckpointFileWriter {
     this.sum = crc32(filled, this.sum)
     let written = 0
     while (written < filled.byteLength) written += (await this.file.write(filled, written, filled.byteLength - written)).bytesWritten
+    this.written += written
     this.at = 0
   }
 
@@ -174,6 +205,7 @@ class CheckpointFileWriter {
     this.sum = crc32(bytes, this.sum)
     let written = 0
     while (written < bytes.byteLength) written += (await this.file.write(bytes, written, bytes.byteLength - written)).bytesWritten
+    this.written += written
   }
 
   /** Flushes, appends the CRC-32 of everything, and makes the file durable. */
@@ -182,6 +214,7 @@ class CheckpointFileWriter {
     const trailer = Buffer.allocUnsafe(4)
     trailer.writeUInt32BE(this.sum, 0)
     await this.file.write(trailer)
+    this.written += trailer.byteLength
     await this.file.sync()
   }
 
@@ -314,6 +347,22 @@ export class SegmentLog {
   /** Bytes appended since the last index checkpoint. */
   get uncheckpointedBytes(): number {
     return this.bytesSinceCheckpoint
+  }
+
+  private lastCheckpoint: CheckpointStats | undefined
+
+  /** Counts of what the log holds, and its last checkpoint. */
+  stats(): SegmentLogStats {
+    let bytes = 0
+    for (const segment of this.segments.values()) bytes += segment.size
+    return {
+      blocks: this.index.size,
+      records: this.records.size,
+      segments: this.segments.size,
+      bytes,
+      uncheckpointedBytes: this.bytesSinceCheckpoint,
+      ...(this.lastCheckpoint === undefined ? {} : { lastCheckpoint: this.lastCheckpoint })
+    }
   }
 
   /** Loads the checkpoint, scans what follows it, and opens a segment for appends. */
@@ -497,7 +546,9 @@ export class SegmentLog {
    * entries added are met (one deleted and added again may be met twice; the later one wins on load).
    */
   private async writeCheckpoint(dir: string, position: { readonly seg: number; readonly off: number }): Promise<void> {
+    const started = performance.now()
     const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`)
+    let entries = 0
     const out = await CheckpointFileWriter.open(tmp)
     try {
       const b = out.buffer
@@ -550,6 +601,7 @@ export class SegmentLog {
       b.writeUInt32BE(records, out.at + 4)
       out.at += 8
       await out.finish()
+      entries = blocks + records
     } finally {
       await out.close()
     }
@@ -560,6 +612,7 @@ export class SegmentLog {
     } finally {
       await handle.close()
     }
+    this.lastCheckpoint = { at: Date.now(), durationMs: performance.now() - started, entries, bytes: out.written }
   }
 
   /**

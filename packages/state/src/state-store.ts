@@ -4,6 +4,7 @@ import type { CID } from 'multiformats/cid'
 import type { BatchSignature } from './entry-signer.js'
 import type { LogIntegrityError } from './errors.js'
 import type { FlowRegistry } from './flow-registry.js'
+import type { SegmentLogStats } from './segment-log.js'
 import type { StateStorage } from './storage.js'
 
 /**
@@ -234,6 +235,9 @@ export interface GcReport {
   readonly removedBlocks: number
 }
 
+/** What {@link StateStore.stats} answers (in memory mode, `segments` and `bytes` are 0). */
+export type StateStoreStats = SegmentLogStats
+
 /** The store the Qflow engine keeps its state in: execution logs and the flow registry, on Helia. */
 export interface StateStore {
   /** The execution logs. */
@@ -248,6 +252,11 @@ export interface StateStore {
   gc(policy?: RetentionPolicy): Promise<GcReport>
   /** Writes an index checkpoint (block index and records), so an open scans only the log after it. */
   checkpoint(): Promise<void>
+  /**
+   * What the store holds now: blocks and records in its in-memory index (what its memory grows
+   * with), the log's segments and bytes, bytes since the last checkpoint, and that checkpoint.
+   */
+  stats(): StateStoreStats
   /** Opens the log (loads its checkpoint, scans what follows), starts Helia. */
   start(): Promise<void>
   /** Waits for pending commits, checkpoints and closes. */

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { crc32 } from 'node:zlib'
@@ -85,6 +85,25 @@ describe('index checkpoints', () => {
     expect(contents(reopened, made.map((b) => b.cid))).toEqual(expected)
     expect(expected.blocks[(made[0] as Block).cid.toString()]).toBeUndefined()
     expect(expected.records['/batch/0']).toBe(`replaced ${during - 1}`)
+  })
+
+  it('reports what the log holds and its last checkpoint', async () => {
+    const dir = await temp.make()
+    const { log } = openLog(dir)
+    expect(log.stats()).toEqual({ blocks: 0, records: 0, segments: 1, bytes: 0, uncheckpointedBytes: 0 })
+    const blocks = Array.from({ length: 10 }, (_, i) => encodeBlock({ s: i }))
+    log.apply(log.write([{ blocks, puts: [{ key: '/a', value: Buffer.from('1') }, { key: '/b', value: Buffer.from('2') }] }]))
+    await log.sync()
+    const written = log.stats()
+    expect(written).toMatchObject({ blocks: 10, records: 2, segments: 1 })
+    expect(written.bytes).toBeGreaterThan(0)
+    expect(written.uncheckpointedBytes).toBe(written.bytes)
+    const before = Date.now()
+    await log.checkpoint()
+    const after = log.stats()
+    expect(after.uncheckpointedBytes).toBe(0)
+    expect(after.lastCheckpoint).toEqual({ at: expect.any(Number), durationMs: expect.any(Number), entries: 12, bytes: (await stat(join(dir, 'index.ckpt'))).size })
+    expect(after.lastCheckpoint?.at).toBeGreaterThanOrEqual(before)
   })
 
   it('keeps records larger than its buffer, and keys beyond ASCII, whole', async () => {

@@ -1,9 +1,41 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import type { StateStoreStats } from '@qflow/state'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { ApiMetrics } from './context.js'
 import { METRICS_PREFIX } from './constants.js'
 
 /** Latency buckets of `qflow_http_request_duration_seconds`, seconds (0.5 ms to 10 s). */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * Registers gauges of the node's state store, read when `/metrics` is scraped: what its in-memory
+ * index holds (what the node's memory grows with), the log on disk, and the last index checkpoint.
+ * `stats` answers `undefined` while the node is stopped (the gauges keep their last values).
+ */
+export function registerStateMetrics(registry: Registry, stats: () => StateStoreStats | undefined): void {
+  const gauge = (name: string, help: string, read: (s: StateStoreStats) => number | undefined) =>
+    new Gauge({
+      name: `${METRICS_PREFIX}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        const s = stats()
+        const value = s === undefined ? undefined : read(s)
+        if (value !== undefined) this.set(value)
+      }
+    })
+  gauge('state_index_blocks', 'Blocks in the state store index, held in memory', (s) => s.blocks)
+  gauge('state_index_records', 'Records (execution heads, registry records) in the state store, held in memory with their values', (s) => s.records)
+  gauge('state_log_segments', 'Segment files of the state store log', (s) => s.segments)
+  gauge('state_log_bytes', 'Bytes of the state store log segments', (s) => s.bytes)
+  gauge('state_uncheckpointed_bytes', 'Log bytes appended since the last index checkpoint (an open scans them)', (s) => s.uncheckpointedBytes)
+  gauge('state_last_checkpoint_timestamp_seconds', 'When the last index checkpoint was written, unix seconds', (s) =>
+    s.lastCheckpoint === undefined ? undefined : s.lastCheckpoint.at / 1000
+  )
+  gauge('state_last_checkpoint_duration_seconds', 'How long the last index checkpoint took to write', (s) =>
+    s.lastCheckpoint === undefined ? undefined : s.lastCheckpoint.durationMs / 1000
+  )
+  gauge('state_last_checkpoint_entries', 'Index entries and records the last checkpoint holds', (s) => s.lastCheckpoint?.entries)
+}
 
 /**
  * Makes the API's metrics in a registry of its own (so two servers in one process never clash),

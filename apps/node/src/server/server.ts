@@ -25,7 +25,7 @@ import {
 import type { ApiContext, Caller } from './context.js'
 import { sendError } from './envelope.js'
 import { ApiError, NotFoundError, RequestTimeoutError, UnavailableError } from './errors.js'
-import { createApiMetrics } from './metrics.js'
+import { createApiMetrics, registerStateMetrics } from './metrics.js'
 import { buildOpenApiDocument, type DocumentedRoute, documentedRoutes } from './openapi.js'
 import { executionRoutes } from './routes/executions.js'
 import { flowRoutes } from './routes/flows.js'
@@ -170,6 +170,7 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
       tokenRevocations: parts.tokenRevocations
     })
   const metrics = createApiMetrics(init.defaultMetrics === undefined ? {} : { defaultMetrics: init.defaultMetrics })
+  registerStateMetrics(metrics.registry, () => (node.started ? node.parts.store.stats() : undefined))
   const ctx: ApiContext = {
     node,
     authenticate: tokenAuthenticator(verifier, audience),

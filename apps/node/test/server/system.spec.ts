@@ -60,6 +60,20 @@ describe('GET /metrics', () => {
     expect(sample(text, 'qflow_process_resident_memory_bytes', {})).toBeGreaterThan(0)
     expect(text).toContain('# TYPE qflow_nodejs_eventloop_lag_seconds gauge')
   })
+
+  it("reports the state store: its in-memory index, its log and its last checkpoint, as the store counts them", async () => {
+    await api.node.parts.store.checkpoint()
+    const stats = api.node.parts.store.stats()
+    const text = (await api.call('GET', '/metrics', { token: null })).text
+    expect(stats.blocks).toBeGreaterThan(0)
+    expect(sample(text, 'qflow_state_index_blocks', {})).toBe(api.node.parts.store.stats().blocks)
+    expect(sample(text, 'qflow_state_index_records', {})).toBe(api.node.parts.store.stats().records)
+    expect(sample(text, 'qflow_state_log_segments', {})).toBe(stats.segments)
+    expect(sample(text, 'qflow_state_log_bytes', {})).toBe(api.node.parts.store.stats().bytes)
+    expect(sample(text, 'qflow_state_last_checkpoint_entries', {})).toBe(stats.lastCheckpoint?.entries)
+    expect(sample(text, 'qflow_state_last_checkpoint_timestamp_seconds', {})).toBe((stats.lastCheckpoint?.at ?? 0) / 1000)
+    expect(sample(text, 'qflow_state_uncheckpointed_bytes', {})).toBeGreaterThanOrEqual(0)
+  })
 })
 
 describe('readiness of a stopping node', () => {
