@@ -108,7 +108,7 @@ function rootOf(command: Command): Command {
   return root
 }
 
-function adminTokenText(token: AdminToken, url: string): string {
+function adminTokenText(token: AdminToken, url: string, dataDir: string): string {
   return `
 Admin token for ${token.did}
 valid until ${new Date(token.expiresAt).toISOString()}. It is printed this once and kept nowhere:
@@ -117,7 +117,7 @@ store it now (a password manager, a secret store). Use it with:
   qflow login --api ${url} --token ${token.token}
 
 or send it as "authorization: Bearer <token>" to ${url}/api/v1/…
-(another: qflow token issue --admin; a leaked one: qflow token revoke).
+(another: qflow token issue --admin --data-dir ${dataDir}; a leaked one: qflow token revoke).
 
 `
 }
@@ -174,7 +174,7 @@ Examples:
       createApiServer: (qflowNode, init) => createApiServer(qflowNode, init),
       logger,
       version: rootOf(command).version() ?? '0.0.0',
-      showAdminToken: (token, url) => io.stderr(adminTokenText(token, url))
+      showAdminToken: (token, url) => io.stderr(adminTokenText(token, url, config.dataDir))
     })
 
     let signalled: (signal: NodeJS.Signals) => void = () => {}

@@ -67,6 +67,8 @@ describe('qflow node start', () => {
     const claims = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { exp: number; iat: number; aud: string }
     expect(claims.exp - claims.iat).toBe(365 * 86_400)
     expect(claims.aud).toBe('qflow')
+    // And how to get another without stopping the node.
+    expect(first.stderr()).toContain(`qflow token issue --admin --data-dir ${join(tmp(), 'node')}`)
     expect(first.logs().find((l) => l.msg.startsWith('admin token issued'))).toMatchObject({ expiresAt: new Date(claims.exp * 1000).toISOString() })
     // The token is in no log line and no file.
     expect(JSON.stringify(first.logs())).not.toContain(token)
