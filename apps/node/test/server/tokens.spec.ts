@@ -5,6 +5,7 @@ import { createIdentity, decodeToken, type Identity, issueToken } from '@qflow/a
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createQflowNode } from '../../src/node/node.js'
 import { createApiServer } from '../../src/server/index.js'
+import { webhookFlow } from '../webhooks/fixtures.js'
 import { TestClient } from '../ws/fixtures.js'
 import { type Api, startApi } from './api-fixture.js'
 
@@ -109,6 +110,21 @@ describe('token revocation over the API', () => {
     const unknownField = await api.call('POST', '/api/v1/tokens/revocations', { body: { identity: someone, extra: 1 } })
     expect(unknownField.status).toBe(400)
     expect(api.node.parts.tokenRevocations.size).toBe(before)
+  })
+
+  it('refuses a revoked token on a squid-token webhook trigger too, and starts nothing', async () => {
+    const flow = webhookFlow('token-hook', api.node.parts.admin.did, [{ id: 'in', type: 'webhook', auth: { scheme: 'squid-token' } }], '$.input')
+    expect((await api.call('POST', '/api/v1/flows', { body: flow })).status).toBe(201)
+    const token = await tokenOf(api.node.parts.admin)
+    const send = () => api.call('POST', '/webhooks/token-hook/in', { token, body: { n: 1 } })
+    const accepted = await send()
+    expect(accepted.status).toBe(202)
+    expect((await api.call('POST', '/api/v1/tokens/revocations', { token, body: { token } })).status).toBe(201)
+    const before = (await api.node.parts.store.log.listExecutions()).length
+    const refused = await send()
+    expect(refused.status).toBe(401)
+    expect(refused.body.error.details.reason).toBe('TokenRevokedError')
+    expect((await api.node.parts.store.log.listExecutions()).length).toBe(before)
   })
 
   it('closes the WebSocket connections of a revoked token with 1008 at once', async () => {
