@@ -127,6 +127,16 @@ describe('token revocation over the API', () => {
     expect((await api.node.parts.store.log.listExecutions()).length).toBe(before)
   })
 
+  it("makes the pipeline's own token check (Qlock) refuse a revoked operation token", async () => {
+    const { actor } = await api.node.asAdmin()
+    const { claims } = decodeToken(actor.credentials.token)
+    await api.node.parts.tokenRevocations.revokeToken({ issuer: claims.iss, nonce: claims.jti, expiresAt: claims.exp * 1000 })
+    const err = await api.node.parts.engine.createFlow(webhookFlow('never-stored', actor.did, [], '$.input') as never, { actor }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'PipelineHaltedError', stage: 'qlock' })
+    expect(JSON.stringify(err)).toContain('TokenRevokedError')
+    expect(await api.node.parts.store.flows.current('never-stored').catch(() => undefined)).toBeUndefined()
+  })
+
   it('closes the WebSocket connections of a revoked token with 1008 at once', async () => {
     const token = await tokenOf(api.node.parts.admin)
     const keep = await tokenOf(api.node.parts.admin)
