@@ -77,7 +77,7 @@ async function issueCommand(context: CommandContext, command: Command, options: 
     }
   }
   const output = context.output(command)
-  const { importIdentity, issueToken } = await import('@qflow/adapters-squid')
+  const { decodeToken, importIdentity, issueToken } = await import('@qflow/adapters-squid')
   let signer: Identity
   if (options.key !== undefined) {
     const jwk = (await readPrivateKey(options.key, io)).export({ format: 'jwk' })
@@ -89,10 +89,9 @@ async function issueCommand(context: CommandContext, command: Command, options: 
     signer = (await readNodeSecrets(dataDir, passphrase === undefined || passphrase === '' ? undefined : passphrase)).admin
     await pastRevocationCutoff(dataDir, signer.did)
   }
-  const issuedAt = Date.now()
   const audience = options.audience ?? DEFAULT_AUDIENCE
-  const token = await issueToken(signer, { audience, ttlMs, now: issuedAt })
-  const expiresAt = (Math.floor(issuedAt / 1000) + Math.max(1, Math.round(ttlMs / 1000))) * 1000
+  const token = await issueToken(signer, { audience, ttlMs })
+  const expiresAt = decodeToken(token).claims.exp * 1000
   output.result({ token, subject: signer.did, audience, expiresAt: iso(expiresAt) }, () => token)
   if (!output.json) io.stderr(`qflow: a token of ${signer.did} for ${audience}, valid until ${iso(expiresAt)}\n`)
 }
