@@ -65,6 +65,13 @@ describe('token revocation over the API', () => {
     expect(byToken.body.error.code).toBe('FORBIDDEN')
     const byIdentity = await api.call('POST', '/api/v1/tokens/revocations', { token: await tokenOf(mallory), body: { identity: api.node.parts.admin.did } })
     expect(byIdentity.status).toBe(403)
+    // A token Mallory writes herself, naming the admin's token's nonce: its signature is hers, not the issuer's.
+    const victimClaims = decodeToken(victim).claims
+    const [header, , sig] = (await issueToken(mallory, { audience: 'qflow', subject: mallory.did, nonce: victimClaims.jti })).split('.')
+    const forgedClaims = Buffer.from(JSON.stringify({ ...victimClaims, sub: mallory.did })).toString('base64url')
+    const forged = await api.call('POST', '/api/v1/tokens/revocations', { token: await tokenOf(mallory), body: { token: `${header}.${forgedClaims}.${sig}` } })
+    expect(forged.status).toBe(400)
+    expect(forged.body.error.details.pointer).toBe('/token')
     const list = await api.call('GET', '/api/v1/tokens/revocations', { token: await tokenOf(mallory) })
     expect(list.status).toBe(403)
     expect(api.node.parts.tokenRevocations.size).toBe(before)

@@ -1,4 +1,4 @@
-import { decodeToken, type TokenClaims, type TokenRevocation } from '@qflow/adapters-squid'
+import { type DecodedToken, decodeToken, type TokenRevocation } from '@qflow/adapters-squid'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { Caller } from '../context.js'
 import { envelopeSchema, ok } from '../envelope.js'
@@ -75,9 +75,9 @@ function apiErrorOf(err: unknown): unknown {
   }
 }
 
-function claimsOf(token: string): TokenClaims {
+function decodedOf(token: string): DecodedToken {
   try {
-    return decodeToken(token).claims
+    return decodeToken(token)
   } catch (err) {
     throw new ValidationFailedError(`the token cannot be read: ${(err as Error).message}`, { pointer: '/token' })
   }
@@ -124,7 +124,12 @@ export function tokenRoutes(runtime: ApiRuntime): FastifyPluginAsync {
         const options = { by: caller.did, ...(body.reason === undefined ? {} : { reason: body.reason }) }
         let entry: TokenRevocation
         if (body.token !== undefined) {
-          const claims = claimsOf(body.token)
+          const { claims, signingInput, signature } = decodedOf(body.token)
+          // Only a token its issuer really signed names whose it is: otherwise anyone could write
+          // themselves a token with another issuer's nonce and revoke that issuer's token.
+          if (!(await ctx.node.parts.verifier.verifySignature(claims.iss, signingInput, signature).catch(() => false))) {
+            throw new ValidationFailedError("the token's signature does not verify under its issuer's key", { pointer: '/token' })
+          }
           await authorizeUnlessOwn(caller, claims.iss === caller.did || claims.sub === caller.did)
           try {
             entry = await registry().revokeToken({ issuer: claims.iss, nonce: claims.jti, expiresAt: claims.exp * 1000 }, options)
