@@ -34,7 +34,7 @@ function isForbidden(err: unknown): boolean {
   return e?.name === 'ForbiddenError' || e?.statusCode === 403
 }
 
-/** The claims of a verified token (undefined only if it cannot be decoded, which a verified one can). */
+/** The claims of a verified token (`undefined` only for one that does not decode, which a verified token always does). */
 function claimsOf(token: string): TokenClaims | undefined {
   try {
     return decodeToken(token).claims
