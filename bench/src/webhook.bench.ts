@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { createApiServer, createQflowNode } from '@qflow/node'
-import { generateStandardWebhooksSecret } from '@qflow/webhooks'
+import { generateStandardWebhooksKeyPair, generateStandardWebhooksSecret } from '@qflow/webhooks'
 import type { Measurement } from './harness.js'
 
 /**
@@ -22,6 +22,9 @@ const CONNECTIONS = 50
 const SECONDS = Number(process.env.WEBHOOK_BENCH_SECONDS ?? 10)
 const WARMUP_SECONDS = Number(process.env.WEBHOOK_BENCH_WARMUP ?? 3)
 // WEBHOOK_BENCH_RUNS: how many times each scenario runs (see the default export).
+/** `v1` (HMAC, the default) or `v1a` (ed25519: the trigger holds the sender's `whpk_` key). */
+const SCHEME = process.env.WEBHOOK_BENCH_SCHEME ?? 'v1'
+if (SCHEME !== 'v1' && SCHEME !== 'v1a') throw new Error(`WEBHOOK_BENCH_SCHEME must be v1 or v1a, not ${SCHEME}`)
 const TARGET_RPS = 2200
 const TARGET_P99_MS = 50
 /** Where to write a CPU profile of the node's main thread during each scenario (warm-up and run), if set. */
@@ -106,8 +109,10 @@ async function scenario(respond: 'on-receipt' | 'on-completion'): Promise<Measur
   const api = await createApiServer(node, { logLevel: 'silent', webhooks: { rateLimit: { source: unlimited, tenant: unlimited } } })
   try {
     const { url } = await api.listen({ host: '127.0.0.1', port: 0 })
-    const secret = generateStandardWebhooksSecret()
-    await node.parts.secrets.put('bench-secret', secret)
+    // The sender signs with `secret`; the node holds `stored` (the same HMAC secret, or the public half).
+    const pair = SCHEME === 'v1a' ? generateStandardWebhooksKeyPair() : undefined
+    const secret = pair?.secretKey ?? generateStandardWebhooksSecret()
+    await node.parts.secrets.put('bench-secret', pair?.publicKey ?? secret)
     const { actor } = await node.asAdmin()
     await node.parts.engine.createFlow(flow(node.parts.admin.did, respond) as never, { actor })
 
@@ -115,7 +120,7 @@ async function scenario(respond: 'on-receipt' | 'on-completion'): Promise<Measur
     const elu0 = performance.eventLoopUtilization()
     const cpu0 = process.cpuUsage()
     const started = performance.now()
-    const result = await load({ url, path: '/webhooks/webhook-bench/orders', secret, body: orderBody(), connections: CONNECTIONS, duration: SECONDS, warmup: WARMUP_SECONDS })
+    const result = await load({ url, path: '/webhooks/webhook-bench/orders', scheme: SCHEME, secret, body: orderBody(), connections: CONNECTIONS, duration: SECONDS, warmup: WARMUP_SECONDS })
     const wall = performance.now() - started
     const elu = performance.eventLoopUtilization(elu0).utilization
     const cpu = process.cpuUsage(cpu0)
@@ -134,7 +139,7 @@ async function scenario(respond: 'on-receipt' | 'on-completion'): Promise<Measur
     const allCompleted = completed === all.length && all.length >= accepted
     const pass = result.requestsPerSec >= TARGET_RPS && result.latency.p99 < TARGET_P99_MS && allCompleted
     return {
-      name: `webhook → 2-step flow, ${respond}, ${CONNECTIONS} conns, 1 KiB`,
+      name: `webhook → 2-step flow, ${respond}, ${CONNECTIONS} conns, 1 KiB${SCHEME === 'v1' ? '' : `, ${SCHEME}`}`,
       samples: result.total,
       medianUs: result.latency.p50 * 1000,
       p99Us: result.latency.p99 * 1000,

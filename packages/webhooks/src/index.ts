@@ -91,6 +91,7 @@ export {
   type StandardWebhooksSecretKey,
   signStandardWebhookAsymmetric,
   standardWebhooksPublicKeyOf,
+  standardWebhooksSigningKey,
   verifyStandardWebhookAsymmetric
 } from './standard-webhooks-asymmetric.js'
 export { assertFreshTimestamp, parseUnixSeconds, type TimestampWindowOptions } from './timestamp.js'

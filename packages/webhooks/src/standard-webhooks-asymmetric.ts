@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto'
 import {
   ED25519_KEY_BYTES,
   ED25519_SIGNATURE_BYTES,
@@ -195,15 +195,32 @@ function signedContent(id: string, timestamp: number, payload: WebhookPayload): 
 }
 
 /**
+ * The private KeyObject of a `whsk_` secret key, for a sender signing many messages: making it
+ * costs more than a signature, so make it once and pass it to {@link signStandardWebhookAsymmetric}.
+ *
+ * @throws {@link InvalidWebhookSecretError} for an unusable secret key.
+ */
+export function standardWebhooksSigningKey(secretKey: StandardWebhooksSecretKey): KeyObject {
+  return secretKeyObject(parseStandardWebhooksSecretKey(secretKey))
+}
+
+/**
  * Signs a message as a Standard Webhooks sender does with an asymmetric key: ed25519 over
  * `{id}.{timestamp}.{body}`, serialized `v1a,<base64>` (a value of `webhook-signature`; join it
- * with others by a space to send several).
+ * with others by a space to send several). The key is a `whsk_` secret key, its seed, or the
+ * KeyObject {@link standardWebhooksSigningKey} made of it.
  *
  * @throws {@link InvalidWebhookSecretError} for an unusable secret key; {@link MalformedWebhookHeaderError} for an id with `.`.
  */
-export function signStandardWebhookAsymmetric(secretKey: StandardWebhooksSecretKey, message: StandardWebhookToSign): string {
+export function signStandardWebhookAsymmetric(secretKey: StandardWebhooksSecretKey | KeyObject, message: StandardWebhookToSign): string {
   assertSignable(message)
-  const key = secretKeyObject(parseStandardWebhooksSecretKey(secretKey))
+  let key: KeyObject
+  if (secretKey instanceof KeyObject) {
+    if (secretKey.type !== 'private' || secretKey.asymmetricKeyType !== 'ed25519') {
+      throw new InvalidWebhookSecretError('A Standard Webhooks signing KeyObject must be an ed25519 private key', 'wrong-type')
+    }
+    key = secretKey
+  } else key = standardWebhooksSigningKey(secretKey)
   return `${STANDARD_WEBHOOKS_ASYMMETRIC_SIGNATURE_VERSION},${sign(null, signedContent(message.id, message.timestamp, message.payload), key).toString('base64')}`
 }
 

@@ -7,6 +7,7 @@ import {
   signStandardWebhook,
   signStandardWebhookAsymmetric,
   standardWebhooksPublicKeyOf,
+  standardWebhooksSigningKey,
   verifyStandardWebhook,
   verifyStandardWebhookAsymmetric
 } from '../src/index.js'
@@ -45,6 +46,16 @@ const headersOf = (signature: string = VECTOR.signature, timestamp: number = VEC
 const refusedWith = (fields: Record<string, unknown>) => expect.objectContaining(fields)
 
 describe('Standard Webhooks asymmetric signatures (v1a, ed25519)', () => {
+  it('signs with a KeyObject made once from the whsk_ key, the same signature; refuses a KeyObject that is no ed25519 private key', () => {
+    const key = standardWebhooksSigningKey(VECTOR.secretKey)
+    expect(signStandardWebhookAsymmetric(key, { id: VECTOR.id, timestamp: VECTOR.timestamp, payload: VECTOR.payload })).toBe(VECTOR.signature)
+    const publicHalf = createPublicKey(key)
+    expect(() => signStandardWebhookAsymmetric(publicHalf, { id: VECTOR.id, timestamp: VECTOR.timestamp, payload: VECTOR.payload })).toThrow(
+      expect.objectContaining({ name: 'InvalidWebhookSecretError', reason: 'wrong-type' })
+    )
+    expect(() => standardWebhooksSigningKey('whpk_AAAA')).toThrow(expect.objectContaining({ name: 'InvalidWebhookSecretError', reason: 'wrong-prefix' }))
+  })
+
   it('signs the published test vector, from the whsk_ key and from the raw seed', () => {
     const message = { id: VECTOR.id, timestamp: VECTOR.timestamp, payload: VECTOR.payload }
     expect(signStandardWebhookAsymmetric(VECTOR.secretKey, message)).toBe(VECTOR.signature)

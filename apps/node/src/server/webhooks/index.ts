@@ -253,6 +253,9 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
         // The stored value's prefix chooses the signatures, as the spec's key formats intend: a
         // `whpk_` public key verifies `v1a` (ed25519) only, anything else is a `whsec_` secret
         // verifying `v1` (HMAC) only (and a `whsk_` secret key is refused: it belongs to the sender).
+        // `v1a` is checked on this thread: with the node's signature worker instead, `pnpm bench
+        // webhook` (WEBHOOK_BENCH_SCHEME=v1a) gave 4-18% fewer requests/s, the round trip costing
+        // more than the ~100 µs check.
         const key = await secretOf(trigger)
         const message = key.startsWith(STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX)
           ? verifyStandardWebhookAsymmetric(key, request.headers, body, { toleranceMs, now })
