@@ -87,6 +87,40 @@ describe('index checkpoints', () => {
     expect(expected.records['/batch/0']).toBe(`replaced ${during - 1}`)
   })
 
+  it('a compaction during a checkpoint leaves a log that reopens whole (the later checkpoint wins, victims unlinked after it)', async () => {
+    const dir = await temp.make()
+    // Small segments, so that the early ones fill up and most of their blocks can be deleted.
+    const log = new SegmentLog(dir, 256 * 1024)
+    log.open()
+    logs.push(log)
+    const kept: Block[] = []
+    const dropped: Block[] = []
+    for (let i = 0; i < 30_000; i += 1000) {
+      const blocks = Array.from({ length: 1000 }, (_, j) => encodeBlock({ c: i + j }))
+      for (const [j, block] of blocks.entries()) (j % 10 === 0 ? kept : dropped).push(block)
+      log.apply(log.write([{ blocks, puts: [{ key: `/c/${i}`, value: Buffer.from(`r${i}`) }] }]))
+    }
+    log.apply(log.write([{ blocks: [], puts: [], blockDeletes: dropped.map((b) => b.cid) }]))
+    await log.sync()
+    const segmentsBefore = log.stats().segments
+
+    const checkpointing = log.checkpoint()
+    const report = await log.compact()
+    await checkpointing
+    expect(report.segmentsRemoved).toBeGreaterThan(0)
+    expect(log.stats().segments).toBeLessThan(segmentsBefore)
+    const expected = contents(log, [...kept, ...dropped].map((b) => b.cid))
+    log.close()
+
+    const reopened = new SegmentLog(dir, 256 * 1024)
+    const opened = reopened.open()
+    logs.push(reopened)
+    expect(opened.checkpointLoaded).toBe(true)
+    expect(contents(reopened, [...kept, ...dropped].map((b) => b.cid))).toEqual(expected)
+    for (const block of kept) expect(text(reopened.readBlock(block.cid))).toBe(text(block.bytes))
+    for (const block of dropped.slice(0, 50)) expect(reopened.readBlock(block.cid)).toBeUndefined()
+  })
+
   it('reports what the log holds and its last checkpoint', async () => {
     const dir = await temp.make()
     const { log } = openLog(dir)
