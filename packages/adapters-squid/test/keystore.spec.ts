@@ -1,7 +1,7 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createIdentity,
   createKeystore,
@@ -13,19 +13,12 @@ import {
   sealKeystore,
   squidVerifier
 } from '../src/index.js'
-import { rejection, tempDir, thrown } from './fixtures/index.js'
+import { rejection, tempDirPerTest, thrown } from './fixtures/index.js'
 
 const PASS = 'correct horse battery staple'
 
 describe('keystore', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await tempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  const temp = tempDirPerTest()
 
   it('saves several identities with their chains atomically (mode 0600) and loads them back', async () => {
     const root = createIdentity()
@@ -33,10 +26,10 @@ describe('keystore', () => {
     const keystore = createKeystore()
     keystore.add(root, { label: 'operator', createdAt: 1 })
     keystore.add(bot, { label: 'ci bot', chain: [delegation], createdAt: 2 })
-    const path = join(dir, 'identities.keystore')
+    const path = join(temp.dir, 'identities.keystore')
     await saveKeystore(path, keystore, PASS)
     expect((await stat(path)).mode & 0o777).toBe(0o600)
-    expect(await readdir(dir)).toEqual(['identities.keystore']) // no temp file left behind
+    expect(await readdir(temp.dir)).toEqual(['identities.keystore']) // no temp file left behind
 
     const file = JSON.parse(await readFile(path, 'utf8'))
     expect(file).toMatchObject({ format: 'qflow-squid-keystore', v: 1, kdf: { name: 'scrypt', N: 32768, r: 8, p: 1 }, cipher: { name: 'aes-256-gcm' } })
@@ -118,7 +111,7 @@ describe('keystore', () => {
   })
 
   it('never crashes on random bytes or mutated files: only typed keystore errors', async () => {
-    const path = join(dir, 'random.keystore')
+    const path = join(temp.dir, 'random.keystore')
     const names = new Set(['KeystoreCorruptError', 'KeystorePassphraseError', 'KeystoreVersionError'])
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 512 }), fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? '')), fc.string().map((s) => Buffer.from(s))), async (bytes) => {

@@ -1,7 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createIdentity,
   createRevocationRegistry,
@@ -11,7 +11,7 @@ import {
   squidVerifier,
   verifyRevocationList
 } from '../src/index.js'
-import { manualClock, rejection, tempDir } from './fixtures/index.js'
+import { manualClock, rejection, tempDirPerTest } from './fixtures/index.js'
 
 async function someIds(n: number): Promise<string[]> {
   const parent = createIdentity()
@@ -21,14 +21,7 @@ async function someIds(n: number): Promise<string[]> {
 }
 
 describe('revocation registry', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await tempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  const temp = tempDirPerTest()
 
   it('revokes at once, tells subscribers, and is idempotent', async () => {
     const clock = manualClock()
@@ -53,7 +46,7 @@ describe('revocation registry', () => {
   })
 
   it('persists to its own file atomically and reloads', async () => {
-    const path = join(dir, 'revocations.json')
+    const path = join(temp.dir, 'revocations.json')
     const registry = await createRevocationRegistry({ path })
     const ids = await someIds(3)
     await Promise.all(ids.map((id) => registry.revoke(id)))
@@ -64,7 +57,7 @@ describe('revocation registry', () => {
   })
 
   it('refuses a corrupt file instead of forgetting revocations', async () => {
-    const path = join(dir, 'revocations.json')
+    const path = join(temp.dir, 'revocations.json')
     for (const body of ['not json', '{"format":"qflow-squid-revocations","v":1,"entries":[{"id":"x"}]}', '[]']) {
       await writeFile(path, body)
       expect((await rejection(createRevocationRegistry({ path }))).name).toBe('RevocationStoreCorruptError')

@@ -1,18 +1,11 @@
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createIdentity, createSubIdentity, createTokenRevocationRegistry, decodeToken, issueToken, squidVerifier, type TokenRevocation } from '../src/index.js'
-import { manualClock, rejection, tempDir } from './fixtures/index.js'
+import { manualClock, rejection, tempDirPerTest } from './fixtures/index.js'
 
 describe('token revocation registry', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await tempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  const temp = tempDirPerTest()
 
   it('refuses a revoked token by its issuer and nonce, and no other', async () => {
     const clock = manualClock()
@@ -105,7 +98,7 @@ describe('token revocation registry', () => {
   })
 
   it('persists to its file (mode 0600) and reloads, dropping tokens that have expired', async () => {
-    const path = join(dir, 'token-revocations.json')
+    const path = join(temp.dir, 'token-revocations.json')
     const clock = manualClock()
     const alice = createIdentity()
     const registry = await createTokenRevocationRegistry({ path, clock })
@@ -124,7 +117,7 @@ describe('token revocation registry', () => {
   })
 
   it('refuses a corrupt file by name, and a full registry with a retryable error', async () => {
-    const path = join(dir, 'token-revocations.json')
+    const path = join(temp.dir, 'token-revocations.json')
     await writeFile(path, '{"format":"qflow-squid-token-revocations","v":1,"identities":[{"kind":"identity","identity":"nope"}],"tokens":[]}')
     const err = await rejection(createTokenRevocationRegistry({ path }))
     expect(err.name).toBe('RevocationStoreCorruptError')
