@@ -1,7 +1,9 @@
 import Ajv2020 from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { payloadDigest } from '@qflow/pipeline'
+import type { LogEntry } from '@qflow/state'
 import { afterEach, describe, expect, it } from 'vitest'
+import { MAX_HELD_COMPLETIONS } from '../src/constants.js'
 import { type Action, eventSchemas, type QflowEvent } from '../src/index.js'
 import { createTestEnv, flowOf, type TestEnv } from './fixtures/env.js'
 
@@ -16,10 +18,14 @@ async function setup(options: Parameters<typeof createTestEnv>[0] = {}): Promise
   return env
 }
 
-async function kinds(e: TestEnv, executionId: string): Promise<string[]> {
-  const out: string[] = []
-  for await (const entry of e.store.log.entries(executionId)) out.push(entry.stepId === undefined ? entry.kind : `${entry.kind}:${entry.stepId}`)
+async function entriesOf(e: TestEnv, executionId: string): Promise<LogEntry[]> {
+  const out: LogEntry[] = []
+  for await (const entry of e.store.log.entries(executionId)) out.push(entry)
   return out
+}
+
+async function kinds(e: TestEnv, executionId: string): Promise<string[]> {
+  return (await entriesOf(e, executionId)).map((entry) => (entry.stepId === undefined ? entry.kind : `${entry.kind}:${entry.stepId}`))
 }
 
 /** An action whose behaviour a test scripts, recording every call (a neighbour of the engine). */
@@ -58,15 +64,11 @@ describe('engine: sequential flows, conditions and the log', () => {
     expect(big.output).toEqual({ message: 'tier vip', level: 'info' })
     const small = await e.engine.run('orders', { items: [{ price: 7 }] }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
     expect(small.output).toEqual({ message: 'tier plain', level: 'info' })
-    expect(await kinds(e, big.executionId)).toEqual([
-      'started',
-      'step-completed:total',
-      'step-completed:big',
-      'step-completed:vip',
-      'log:done',
-      // The last step's completion completes the execution: one entry.
-      'completed:done'
-    ])
+    // Pure steps' completions ride on the execution's next entry (here the log entry of `done`);
+    // the last step's completion completes the execution: one entry.
+    expect(await kinds(e, big.executionId)).toEqual(['started', 'log:done', 'completed:done'])
+    const logged = await entriesOf(e, big.executionId)
+    expect((logged[1]?.payload as { preceding?: { stepId: string }[] }).preceding?.map((c) => c.stepId)).toEqual(['total', 'big', 'vip'])
     const state = await e.engine.state(small.executionId)
     expect(state).toMatchObject({ status: 'completed', output: { message: 'tier plain', level: 'info' } })
     expect(state.steps.done).toMatchObject({ status: 'succeeded', output: { message: 'tier plain', level: 'info' } })
@@ -351,6 +353,64 @@ describe('engine: events, delays, modules and sub-flows', () => {
     expect(result.output).toEqual({ first: 5, last: 44, napped: 'succeeded', start: 5 })
   })
 
+  it('writes pure steps’ completions with the next entry, announces them once it is durable, and replays them after a restart', async () => {
+    let release: (() => void) | undefined
+    const block = scripted('block', () => new Promise((resolve) => (release = () => resolve('shipped'))))
+    const e = await setup({ actions: [block] })
+    const flow = flowOf(
+      'carry',
+      [
+        { id: 'a', type: 'task', action: 'data.transform', params: { expression: 'input.n + 1' } },
+        { id: 'b', type: 'condition', expression: '{{ steps.a.output > 1 }}', onTrue: 'call', onFalse: 'call' },
+        { id: 'call', type: 'task', action: 'block' },
+        { id: 'after', type: 'task', action: 'data.transform', params: { expression: '{ "a": steps.a.output, "b": steps.b.output.result, "call": steps.call.output }' } }
+      ],
+      e.user.did
+    )
+    await e.engine.createFlow(flow, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const id = await e.engine.startExecution('carry', { n: 1 }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    for (let i = 0; i < 200 && block.calls.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(block.calls).toEqual([`${id}:call:1`])
+    // a and b wrote no entries of their own: the dispatch of `call` carries them.
+    const logged = await entriesOf(e, id)
+    expect(logged.map((entry) => `${entry.kind}:${entry.stepId ?? ''}`)).toEqual(['started:', 'step-dispatched:call'])
+    expect((logged[1]?.payload as { preceding?: unknown }).preceding).toEqual([
+      { token: 't', idempotencyKey: `${id}:a:1`, output: 2, stepId: 'a', attempt: 1, ts: expect.any(Number) },
+      { token: 't', idempotencyKey: `${id}:b:1`, output: { result: true }, outcome: 'true', stepId: 'b', attempt: 1, ts: expect.any(Number) }
+    ])
+    // Their events came once that entry was durable, before the dispatch's own.
+    const types = e.events
+      .filter((ev) => (ev.data as { executionId?: string }).executionId === id && ev.type.startsWith('q.qflow.exec.step'))
+      .map((ev) => `${ev.type.slice('q.qflow.exec.'.length, -3)}:${(ev.data as { stepId: string }).stepId}`)
+    expect(types).toEqual(['step.completed:a', 'step.completed:b', 'step.dispatched:call'])
+    // The live state and a replay of the log agree.
+    const live = structuredClone(e.engine.live(id))
+    await e.restart()
+    expect(await e.engine.state(id)).toMatchObject({ steps: live?.steps, tokens: live?.tokens, seq: live?.seq })
+    // The interrupted step runs again with the same key.
+    for (let i = 0; i < 200 && block.calls.length < 2; i++) await new Promise((r) => setTimeout(r, 5))
+    release?.()
+    const result = await e.engine.wait(id)
+    expect(result).toMatchObject({ status: 'completed', output: { a: 2, b: true, call: 'shipped' } })
+    expect(block.calls).toEqual([`${id}:call:1`, `${id}:call:1`])
+    expect((await e.store.verifyExecution(id)).ok).toBe(true)
+    expect(e.errors).toEqual([])
+  })
+
+  it('writes a held chain of pure steps once it reaches MAX_HELD_COMPLETIONS', async () => {
+    const e = await setup()
+    const steps = Array.from({ length: MAX_HELD_COMPLETIONS + 8 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'data.transform', params: { expression: i === 0 ? '0' : `steps.s${i - 1}.output + 1` } }))
+    await e.engine.createFlow(flowOf('pure', steps, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('pure', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result.output).toBe(MAX_HELD_COMPLETIONS + 7)
+    const logged = await entriesOf(e, result.executionId)
+    expect(logged.map((entry) => `${entry.kind}:${entry.stepId ?? ''}`)).toEqual(['started:', `step-completed:s${MAX_HELD_COMPLETIONS}`, `completed:s${MAX_HELD_COMPLETIONS + 7}`])
+    expect(logged.map((entry) => (entry.payload as { preceding?: unknown[] }).preceding?.length)).toEqual([undefined, MAX_HELD_COMPLETIONS, 6])
+    const replayed = await e.engine.state(result.executionId)
+    expect(Object.keys(replayed.steps)).toHaveLength(MAX_HELD_COMPLETIONS + 8)
+    expect(replayed.steps[`s${MAX_HELD_COMPLETIONS}`]?.output).toBe(MAX_HELD_COMPLETIONS)
+  })
+
   it('calls modules and runs sub-flows', async () => {
     const sent: unknown[] = []
     const qmail = {
@@ -473,8 +533,10 @@ describe('engine: control, consent and recovery', () => {
   })
 
   it('resumes from a snapshot and emits events that match their schemas', async () => {
-    const e = await setup({ init: { snapshotEvery: 3 } })
-    const steps = Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'data.transform', params: { expression: `${i}` } }))
+    // Steps with effects: each writes a dispatch and a completion, so the log grows past snapshotEvery.
+    const count = scripted('count', (_attempt, key) => Number(key.split(':')[1]?.slice(1)))
+    const e = await setup({ init: { snapshotEvery: 3 }, actions: [count] })
+    const steps = Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'count' }))
     await e.engine.createFlow(flowOf('long', steps, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
     const result = await e.engine.run('long', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
     expect(result.output).toBe(7)
@@ -493,6 +555,7 @@ describe('engine: control, consent and recovery', () => {
       'q.qflow.exec.completed.v1',
       'q.qflow.exec.started.v1',
       'q.qflow.exec.step.completed.v1',
+      'q.qflow.exec.step.dispatched.v1',
       'q.qflow.flow.created.v1',
       'q.qflow.validation.pipeline.executed.v1'
     ])

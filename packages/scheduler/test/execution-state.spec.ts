@@ -66,4 +66,48 @@ describe('execution state', () => {
       expect.objectContaining({ name: 'InconsistentLogError' })
     )
   })
+  it('applies the completions an entry carries (preceding) before it, as separate entries would, and refuses malformed ones', () => {
+    seq = 0
+    const chain = buildFlowGraph(
+      {
+        ...flow,
+        id: 'chain',
+        steps: [
+          { id: 'p1', type: 'task', action: 'data.transform', params: { expression: '1' } },
+          { id: 'p2', type: 'condition', expression: 'true', onTrue: 'call', onFalse: 'call' },
+          { id: 'call', type: 'task', action: 'slow', params: {} }
+        ]
+      } as unknown as EngineFlow,
+      'hash'
+    )
+    const started = { flowId: 'chain', flowVersion: '1.0.0', flowHash: 'hash', actor: flow.owner, subnet: 'default', input: null }
+    const p1 = { token: 't', idempotencyKey: 'c:p1:1', output: 1 }
+    const p2 = { token: 't', idempotencyKey: 'c:p2:1', output: { result: true }, outcome: 'true' }
+    const dispatch = { token: 't', idempotencyKey: 'c:call:1' }
+    // One entry each…
+    const separate = initialState('c', chain, { seq: 0, kind: 'started', ts: 10, payload: started })
+    applyEntry(separate, chain, { seq: 1, kind: 'step-completed', stepId: 'p1', attempt: 1, ts: 11, payload: p1 })
+    applyEntry(separate, chain, { seq: 2, kind: 'step-completed', stepId: 'p2', attempt: 1, ts: 12, payload: p2 })
+    applyEntry(separate, chain, { seq: 3, kind: 'step-dispatched', stepId: 'call', attempt: 1, ts: 13, payload: dispatch })
+    // …or the dispatch carrying both completions.
+    const carried = initialState('c', chain, { seq: 0, kind: 'started', ts: 10, payload: started })
+    const preceding = [
+      { ...p1, stepId: 'p1', attempt: 1, ts: 11 },
+      { ...p2, stepId: 'p2', attempt: 1, ts: 12 }
+    ]
+    applyEntry(carried, chain, { seq: 1, kind: 'step-dispatched', stepId: 'call', attempt: 1, ts: 13, payload: { ...dispatch, preceding } })
+    expect({ ...carried, seq: 0 }).toEqual({ ...separate, seq: 0 })
+    expect(carried.steps['p1']).toEqual({ status: 'succeeded', attempt: 1, idempotencyKey: 'c:p1:1', startedAt: 11, endedAt: 11, output: 1 })
+    expect(carried.tokens['t']).toMatchObject({ stepId: 'call', state: 'running' })
+
+    const fresh = () => initialState('c', chain, { seq: 0, kind: 'started', ts: 10, payload: started })
+    const bad = (value: unknown) => () => applyEntry(fresh(), chain, { seq: 1, kind: 'step-dispatched', stepId: 'call', attempt: 1, ts: 13, payload: { ...dispatch, preceding: value } })
+    expect(bad('p1')).toThrow(expect.objectContaining({ name: 'InconsistentLogError', seq: 1 }))
+    expect(bad([{ ...p1, attempt: 1, ts: 11 }])).toThrow(expect.objectContaining({ name: 'InconsistentLogError' }))
+    expect(bad([{ ...p1, stepId: 'p1', attempt: 1, ts: 11, token: 'nope' }])).toThrow(expect.objectContaining({ name: 'InconsistentLogError' }))
+    // Kinds that carry nothing ignore the member.
+    const paused = fresh()
+    applyEntry(paused, chain, { seq: 1, kind: 'paused', ts: 13, payload: { reason: 'x', preceding } })
+    expect(paused.steps).toEqual({})
+  })
 })

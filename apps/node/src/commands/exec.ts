@@ -5,7 +5,7 @@ import { renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { executionStatusText, executionStatusValue, summarize } from './execution-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
-import { parseCount, registerRemoteExecCommands, remoteExecList, remoteExecLogs, remoteExecStatus, requireNodeFor } from './remote-exec.js'
+import { entryRows, iso, LOG_HEADERS, parseCount, registerRemoteExecCommands, remoteExecList, remoteExecLogs, remoteExecStatus, requireNodeFor } from './remote-exec.js'
 import { addApiOption, clientFor, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, resolveTarget } from './remote-target.js'
 
 interface ListOptions extends NodeCommandOptions, RemoteCommandOptions {
@@ -33,10 +33,6 @@ function entryJson(entry: LogEntry): Record<string, unknown> {
     subnet: entry.subnet,
     payload: entry.payload
   }
-}
-
-function iso(ts: number): string {
-  return new Date(ts).toISOString()
 }
 
 /**
@@ -157,11 +153,7 @@ Examples:
         const entries: LogEntry[] = []
         for await (const entry of node.parts.store.log.entries(id)) entries.push(entry)
         output.result({ executionId: id, entries: entries.map(entryJson) }, () =>
-          renderTable(
-            ['SEQ', 'TIME', 'KIND', 'STEP', 'ATTEMPT', 'PAYLOAD'],
-            entries.map((e) => [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload, 60, 'sorted')]),
-            { alignRight: [0, 4] }
-          )
+          renderTable(LOG_HEADERS, entries.flatMap(entryRows), { alignRight: [0, 4] })
         )
       })
     })

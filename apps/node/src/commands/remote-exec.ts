@@ -10,7 +10,8 @@ import { LIST_PAGE_LIMIT, LOG_PAGE_LIMIT, REMOTE_POLL_MS, REMOTE_PROGRESS_INTERV
 import { addApiOption, NodeNotConfiguredError, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
 import { awaitsEvent, ExecutionSignals, ProgressLine, progressText, TERMINAL_STATUSES } from './remote-watch.js'
 
-const iso = (ts: number): string => new Date(ts).toISOString()
+/** A time as `exec` tables print it. */
+export const iso = (ts: number): string => new Date(ts).toISOString()
 
 /** Tells standard error, under `--verbose` or `QFLOW_DEBUG=1`, that the event stream could not be used. */
 function streamFallback(context: CommandContext, command: Command): (reason: string) => void {
@@ -45,10 +46,42 @@ function entryValue(entry: LogEntryRecord): Record<string, unknown> {
   }
 }
 
-const LOG_HEADERS = ['SEQ', 'TIME', 'KIND', 'STEP', 'ATTEMPT', 'PAYLOAD'] as const
+/** The columns of `exec logs`. */
+export const LOG_HEADERS = ['SEQ', 'TIME', 'KIND', 'STEP', 'ATTEMPT', 'PAYLOAD'] as const
 
-function entryCells(e: LogEntryRecord): string[] {
-  return [String(e.seq), iso(e.ts), e.kind, e.stepId ?? '-', e.attempt === undefined ? '-' : String(e.attempt), summarize(e.payload, 60, 'sorted')]
+/** What a row of `exec logs` shows of an entry. */
+interface LoggedEntry {
+  readonly seq: number
+  readonly ts: number
+  readonly kind: string
+  readonly stepId?: string | undefined
+  readonly attempt?: number | undefined
+  readonly payload?: unknown
+}
+
+/**
+ * The rows of one entry in `exec logs`: the pure steps' completions it carries (`preceding`),
+ * each as a `step-completed` row with the entry's seq, then the entry itself.
+ */
+export function entryRows(e: LoggedEntry): string[][] {
+  const cells = (kind: string, ts: number, stepId: string | undefined, attempt: number | undefined, payload: unknown): string[] => [
+    String(e.seq),
+    iso(ts),
+    kind,
+    stepId ?? '-',
+    attempt === undefined ? '-' : String(attempt),
+    summarize(payload, 60, 'sorted')
+  ]
+  const payload = e.payload as { preceding?: unknown } | null
+  const preceding = payload !== null && typeof payload === 'object' && Array.isArray(payload.preceding) ? (payload.preceding as Record<string, unknown>[]) : undefined
+  if (preceding === undefined) return [cells(e.kind, e.ts, e.stepId, e.attempt, e.payload)]
+  const rows = preceding.map((c) => {
+    const { stepId, attempt, ts, ...rest } = c
+    return cells('step-completed', typeof ts === 'number' ? ts : e.ts, typeof stepId === 'string' ? stepId : undefined, typeof attempt === 'number' ? attempt : undefined, rest)
+  })
+  const { preceding: _carried, ...own } = payload as Record<string, unknown>
+  rows.push(cells(e.kind, e.ts, e.stepId, e.attempt, own))
+  return rows
 }
 
 /** Fixed column widths of a followed log (rows are printed as they come, so widths cannot be measured). */
@@ -131,7 +164,7 @@ export async function remoteExecLogs(context: CommandContext, command: Command, 
     const entries: LogEntryRecord[] = []
     for await (const entry of client.executions.allLogs(id, { limit: LOG_PAGE_LIMIT, ...(options.after === undefined ? {} : { after: options.after }) })) entries.push(entry)
     output.result({ executionId: id, entries: entries.map(entryValue) }, () =>
-      renderTable(LOG_HEADERS, entries.map(entryCells), { alignRight: [0, 4] })
+      renderTable(LOG_HEADERS, entries.flatMap(entryRows), { alignRight: [0, 4] })
     )
     return
   }
@@ -151,7 +184,7 @@ export async function remoteExecLogs(context: CommandContext, command: Command, 
         io.stdout(`${followRow(LOG_HEADERS)}\n`)
         header = true
       }
-      io.stdout(`${followRow(entryCells(entry))}\n`)
+      for (const row of entryRows(entry)) io.stdout(`${followRow(row)}\n`)
     }
   }
   try {

@@ -63,8 +63,9 @@ describe('WebSocket endpoint on the API server', () => {
       'q.qflow.validation.pipeline.executed.v1',
       'q.qflow.exec.started.v1',
       'q.qflow.validation.pipeline.executed.v1',
-      'q.qflow.exec.step.completed.v1',
+      // The first step is pure: its completion is written with the second's, and announced then.
       'q.qflow.validation.pipeline.executed.v1',
+      'q.qflow.exec.step.completed.v1',
       'q.qflow.exec.step.completed.v1',
       'q.qflow.exec.completed.v1'
     ])

@@ -5,7 +5,7 @@ import { assertValidFlow, MAX_EVENT_WAIT_MS, templateExpression } from '@qflow/f
 import type { ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
 import { type Action, type ActionContext, type ActionRegistry, InvalidActionParamsError, UnknownActionError } from '../actions/action.js'
 import { retryDelay } from '../backoff.js'
-import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_STEP_TIMEOUT_MS, MAX_CACHED_GRAPHS } from '../constants.js'
+import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_STEP_TIMEOUT_MS, MAX_CACHED_GRAPHS, MAX_HELD_COMPLETIONS } from '../constants.js'
 import { createEvent, type QflowEvent, type QflowEventData, type QflowEventName } from '../events/envelope.js'
 import {
   EngineNotStartedError,
@@ -19,11 +19,14 @@ import {
 } from './errors.js'
 import {
   applyEntry,
+  CARRIER_KINDS,
+  type CompletedPayload,
   completesExecution,
   type ErrorInfo,
   type ExecutionState,
   type ExecutionStatusName,
   initialState,
+  type PrecedingCompletion,
   type StartedPayload,
   type StateEntry,
   type StepRecord,
@@ -169,6 +172,13 @@ interface LiveExecution {
   terminal: boolean
   ending: boolean
   lastSnapshot: number
+  /** Entries appended and not yet applied (a snapshot waits until there are none). */
+  unapplied: number
+  /**
+   * Completions of pure steps applied here but not written yet: the execution's next entry
+   * carries them (`preceding`), so a chain of pure steps costs one entry and one commit wait.
+   */
+  held: HeldCompletion[]
   failure?: unknown
   /**
    * The `steps` of the expression scope, kept up to date entry by entry, for flows without
@@ -177,6 +187,13 @@ interface LiveExecution {
    * parallel steps copy the scope per dispatch (a sibling branch may complete meanwhile).
    */
   scope?: ExpressionContext['steps']
+}
+
+interface HeldCompletion {
+  readonly completion: PrecedingCompletion
+  readonly payload: CompletedPayload
+  /** Emits the step's event once the entry that carries it is durable. */
+  readonly announce: (() => void) | undefined
 }
 
 function stepScope(record: StepRecord): ExpressionContext['steps'][string] {
@@ -433,7 +450,9 @@ class QflowEngine implements Engine {
       resolve,
       terminal: false,
       ending: false,
-      lastSnapshot: state.seq
+      lastSnapshot: state.seq,
+      unapplied: 0,
+      held: []
     }
     if (!graph.parallel) {
       exec.scope = {}
@@ -505,42 +524,104 @@ class QflowEngine implements Engine {
 
   /**
    * Appends an entry, applies it once durable (in call order), then lets the execution move on;
-   * `onApplied` runs right after the entry is applied, before anything it leads to. Never rejects:
-   * a store failure stops driving the execution (reported through `onError`).
+   * `onApplied` runs right after the entry is applied, before anything it leads to. Completions
+   * held for the execution go with it: in its payload (`preceding`) when it is a step's entry,
+   * else as entries of their own before it. Never rejects: a store failure stops driving the
+   * execution (reported through `onError`).
    */
   private append(exec: LiveExecution, kind: string, payload: unknown, stepId?: string, attempt?: number, onApplied?: () => void): Promise<void> {
     // After stop() the store may be closed: whatever was in flight resumes from the log next start.
     if (!this.started || exec.failure !== undefined || !this.executions.has(exec.state.id)) return Promise.resolve()
-    const ts = Date.now()
-    const input: { kind: string; payload: unknown; ts: number; stepId?: string; attempt?: number } = { kind, payload, ts }
+    const held = exec.held
+    if (held.length === 0) return this.write(exec, kind, payload, payload, stepId, attempt, true, onApplied)
+    exec.held = []
+    if (CARRIER_KINDS.has(kind)) {
+      const logged = { ...(payload as Record<string, unknown>), preceding: held.map((h) => h.completion) }
+      return this.write(exec, kind, logged, payload, stepId, attempt, true, () => {
+        for (const h of held) h.announce?.()
+        onApplied?.()
+      })
+    }
+    for (const h of held) void this.write(exec, 'step-completed', h.payload, h.payload, h.completion.stepId, h.completion.attempt, false, h.announce, h.completion.ts)
+    return this.write(exec, kind, payload, payload, stepId, attempt, true, onApplied)
+  }
+
+  /**
+   * Writes one entry (`logged` is its payload as written; `payload` what is applied once it is
+   * durable, without the completions it carries, which were applied when they were held). An
+   * entry written for a held completion (`apply` false) only moves the state's seq on.
+   */
+  private write(
+    exec: LiveExecution,
+    kind: string,
+    logged: unknown,
+    payload: unknown,
+    stepId: string | undefined,
+    attempt: number | undefined,
+    apply: boolean,
+    onApplied: (() => void) | undefined,
+    ts = Date.now()
+  ): Promise<void> {
+    const input: { kind: string; payload: unknown; ts: number; stepId?: string; attempt?: number } = { kind, payload: logged, ts }
     if (stepId !== undefined) input.stepId = stepId
     if (attempt !== undefined) input.attempt = attempt
     const appended = this.components.log.append(exec.state.id, input)
     // Handled in order below; this keeps a rejection from counting as unhandled meanwhile.
     appended.catch(() => {})
+    exec.unapplied++
     const applied = exec.tail.then(async () => {
       const { seq } = await appended
+      exec.unapplied--
+      if (!apply) {
+        exec.state.seq = seq
+        onApplied?.()
+        return
+      }
       const entry: StateEntry = { seq, kind, ts, payload }
       if (stepId !== undefined) entry.stepId = stepId
       if (attempt !== undefined) entry.attempt = attempt
       applyEntry(exec.state, exec.graph, entry)
-      if (exec.scope !== undefined && stepId !== undefined) {
-        // Without parallel steps an entry changes at most its own step's record.
-        const record = exec.state.steps[stepId]
-        if (record !== undefined) exec.scope[stepId] = stepScope(record)
-      }
+      this.rescope(exec, stepId)
       onApplied?.()
       this.afterApply(exec)
     })
-    exec.tail = applied.catch((err) => {
-      // The log closed after a terminal entry (an abort racing a step): nothing is lost.
-      if (isFinished(err)) return
-      // The store refused or failed: stop driving this execution here; the log holds what was
-      // committed and the next start resumes from it.
-      exec.failure = err
-      this.emitError(exec.state.id, err)
-    })
+    exec.tail = applied.catch((err) => this.stopDriving(exec, err))
     return exec.tail
+  }
+
+  /**
+   * Applies a pure step's completion now and holds it for the execution's next entry (see
+   * `append`): the next step runs without waiting for a commit. Its event is emitted once that
+   * entry is durable. A crash before then loses nothing that had effects: the step runs again.
+   */
+  private hold(exec: LiveExecution, stepId: string, attempt: number, payload: CompletedPayload, announce: () => void): Promise<void> {
+    const completion: PrecedingCompletion = { ...payload, stepId, attempt, ts: Date.now() }
+    exec.held.push({ completion, payload, announce })
+    const applied = exec.tail.then(() => {
+      applyEntry(exec.state, exec.graph, { seq: exec.state.seq, kind: 'step-completed', stepId, attempt, ts: completion.ts, payload })
+      this.rescope(exec, stepId)
+      this.afterApply(exec)
+    })
+    exec.tail = applied.catch((err) => this.stopDriving(exec, err))
+    return exec.tail
+  }
+
+  /** Keeps the shared expression scope (flows without parallel steps) in step with the state. */
+  private rescope(exec: LiveExecution, stepId: string | undefined): void {
+    if (exec.scope !== undefined && stepId !== undefined) {
+      // Without parallel steps an entry changes at most its own step's record.
+      const record = exec.state.steps[stepId]
+      if (record !== undefined) exec.scope[stepId] = stepScope(record)
+    }
+  }
+
+  private stopDriving(exec: LiveExecution, err: unknown): void {
+    // The log closed after a terminal entry (an abort racing a step): nothing is lost.
+    if (isFinished(err)) return
+    // The store refused or failed: stop driving this execution here; the log holds what was
+    // committed and the next start resumes from it.
+    exec.failure = err
+    this.emitError(exec.state.id, err)
   }
 
   private afterApply(exec: LiveExecution): void {
@@ -559,14 +640,25 @@ class QflowEngine implements Engine {
     this.pump(exec)
   }
 
+  /**
+   * Snapshots the state, when it is exactly what the log holds: no entry in flight, no completion
+   * held (else a later call does it). Replay starts after the snapshot's entry, so a snapshot
+   * missing an entry written before it would lose that entry.
+   */
   private snapshot(exec: LiveExecution): void {
+    if (exec.unapplied > 0 || exec.held.length > 0) return
     exec.lastSnapshot = exec.state.seq
-    const copy = structuredClone(exec.state)
-    exec.tail = exec.tail.then(async () => {
-      const { seq } = await this.components.log.snapshot(exec.state.id, copy)
-      exec.state.seq = seq
-      exec.lastSnapshot = seq
-    })
+    const written = this.components.log.snapshot(exec.state.id, structuredClone(exec.state))
+    written.catch(() => {})
+    exec.unapplied++
+    exec.tail = exec.tail
+      .then(async () => {
+        const { seq } = await written
+        exec.unapplied--
+        exec.state.seq = seq
+        exec.lastSnapshot = seq
+      })
+      .catch((err) => this.stopDriving(exec, err))
   }
 
   private finish(exec: LiveExecution): void {
@@ -797,7 +889,7 @@ class QflowEngine implements Engine {
       return
     }
     exec.controllers.delete(t.id)
-    await this.complete(exec, t, step, attempt, idempotencyKey, output, outcome, performance.now() - started)
+    await this.complete(exec, t, step, attempt, idempotencyKey, output, outcome, performance.now() - started, pure)
   }
 
   private async withTimeout<T>(step: EngineStep, timeoutMs: number, controller: AbortController, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -875,7 +967,8 @@ class QflowEngine implements Engine {
     idempotencyKey: string,
     output: unknown,
     outcome: StepOutcome,
-    durationMs: number
+    durationMs: number,
+    pure = false
   ): Promise<void> {
     if (exec.terminal || exec.state.tokens[t.id] === undefined) {
       exec.busy.delete(t.id)
@@ -885,7 +978,7 @@ class QflowEngine implements Engine {
     if (outcome !== 'success') payload.outcome = outcome
     // The last step's completion completes the execution: one entry for both, not two.
     const kind = completesExecution(exec.state, exec.graph, t.id, step.id, outcome) ? 'completed' : 'step-completed'
-    await this.append(exec, kind, payload, step.id, attempt, () => {
+    const announce = () => {
       const data: QflowEventData['q.qflow.exec.step.completed.v1'] = {
         executionId: exec.state.id,
         flowId: exec.state.flowId,
@@ -896,7 +989,13 @@ class QflowEngine implements Engine {
       }
       if (this.wants('q.qflow.exec.step.completed.v1')) data.outputDigest = payloadDigest(output)
       this.emit('q.qflow.exec.step.completed.v1', data, exec.state.actor)
-    })
+    }
+    // A pure step's completion (without parallel steps, where one step runs at a time) waits for
+    // the execution's next entry; any other is written and durable before the execution moves on.
+    if (pure && kind === 'step-completed' && exec.scope !== undefined && exec.held.length < MAX_HELD_COMPLETIONS) {
+      await this.hold(exec, step.id, attempt, payload, announce)
+    }
+    else await this.append(exec, kind, payload, step.id, attempt, announce)
     exec.busy.delete(t.id)
     this.pump(exec)
   }

@@ -102,12 +102,27 @@ export interface StartedPayload {
   parent?: { executionId: string; stepId: string }
 }
 
+/**
+ * The completion of a pure step (a condition, `data.transform`, `log`) that an execution's next
+ * entry carries instead of an entry of its own: pure steps have no effects, so nothing needs the
+ * completion durable before the next step runs, and a crash before that entry runs them again.
+ */
+export interface PrecedingCompletion extends CompletedPayload {
+  stepId: string
+  attempt: number
+  ts: number
+}
+
+/** The kinds of entry whose payload may carry `preceding` completions, applied before the entry itself. */
+export const CARRIER_KINDS: ReadonlySet<string> = new Set(['step-dispatched', 'step-completed', 'step-failed', 'completed', 'log'])
+
 /** Payload of `step-dispatched`. */
 export interface DispatchedPayload {
   token: string
   idempotencyKey: string
   dueAt?: number
   wait?: { event: string; filter?: unknown; deadline?: number }
+  preceding?: PrecedingCompletion[]
 }
 
 /** Payload of `step-completed`. */
@@ -116,6 +131,7 @@ export interface CompletedPayload {
   idempotencyKey: string
   output: unknown
   outcome?: StepOutcome
+  preceding?: PrecedingCompletion[]
 }
 
 /** Payload of `step-failed`. */
@@ -124,6 +140,7 @@ export interface FailedPayload {
   idempotencyKey: string
   error: ErrorInfo
   retryAt?: number
+  preceding?: PrecedingCompletion[]
 }
 
 /** Thrown when a log does not make sense for its flow (entries out of order, unknown tokens). */
@@ -253,7 +270,6 @@ function joinNeeded(join: 'all' | 'any' | { readonly count: number } | undefined
   return Math.min(join.count, total)
 }
 
-/** Applies one log entry to the state (in place) and returns it. */
 /** Applies a step's completion (a `step-completed` entry, or a `completed` entry naming its last step). */
 function completeStep(state: ExecutionState, graph: FlowGraph, entry: StateEntry): void {
   const p = entry.payload as CompletedPayload
@@ -284,7 +300,23 @@ export function completesExecution(state: ExecutionState, graph: FlowGraph, toke
   return graph.next(stepId, outcome) === undefined
 }
 
+/** Applies the pure-step completions an entry carries (`payload.preceding`), in order. */
+function applyPreceding(state: ExecutionState, graph: FlowGraph, entry: StateEntry): void {
+  const preceding = (entry.payload as { preceding?: unknown } | null)?.preceding
+  if (preceding === undefined) return
+  if (!Array.isArray(preceding)) throw new InconsistentLogError(entry.seq, 'preceding is not a list of step completions')
+  for (const c of preceding as unknown[]) {
+    const p = c as Partial<PrecedingCompletion> | null
+    if (p === null || typeof p !== 'object' || typeof p.stepId !== 'string' || typeof p.token !== 'string' || typeof p.ts !== 'number' || typeof p.attempt !== 'number') {
+      throw new InconsistentLogError(entry.seq, 'a preceding completion lacks its step, token, attempt or time')
+    }
+    completeStep(state, graph, { seq: entry.seq, kind: 'step-completed', stepId: p.stepId, attempt: p.attempt, ts: p.ts, payload: p })
+  }
+}
+
+/** Applies one log entry (and the completions it carries) to the state, in place, and returns it. */
 export function applyEntry(state: ExecutionState, graph: FlowGraph, entry: StateEntry): ExecutionState {
+  if (CARRIER_KINDS.has(entry.kind)) applyPreceding(state, graph, entry)
   const at = entry.ts
   state.seq = entry.seq
   state.updatedAt = at
