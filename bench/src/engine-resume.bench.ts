@@ -5,14 +5,16 @@ import type { Measurement } from './harness.js'
 const ENTRIES = 10_000
 
 /**
- * Resume of an execution with 10,000 log entries: a flow of 9,999 transforms ending in an event
- * wait, so the execution is still running when the engine restarts. Measured: the new engine's
- * `start()` (find unfinished executions, load the latest snapshot, replay what follows, re-arm).
+ * Resume of an execution with 10,000 log entries: a flow of 9,998 `log` steps (each writes a log
+ * entry, which carries the previous step's completion; transforms would ride 32 to an entry)
+ * ending in an event wait, so the execution is still running when the engine restarts. Measured:
+ * the new engine's `start()` (find unfinished executions, load the latest snapshot, replay what
+ * follows, re-arm).
  */
 export default async function bench(): Promise<Measurement[]> {
   const node = await benchNode('batched')
   try {
-    const steps: unknown[] = Array.from({ length: ENTRIES - 2 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'data.transform', params: { expression: `${i}` } }))
+    const steps: unknown[] = Array.from({ length: ENTRIES - 2 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'log', params: { message: `step ${i}` } }))
     steps.push({ id: 'wait', type: 'event-trigger', event: 'go', timeout: 86_400_000 })
     const actor = async () => ({ actor: { did: node.user.did, credentials: { token: await node.token() } } })
     await node.engine.createFlow({ id: 'long', name: 'long', version: '1.0.0', owner: node.user.did, steps } as never, await actor())

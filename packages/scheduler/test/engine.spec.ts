@@ -397,6 +397,36 @@ describe('engine: events, delays, modules and sub-flows', () => {
     expect(e.errors).toEqual([])
   })
 
+  it('snapshots a chain of pure steps: held completions are written before the snapshot, and a replay from it matches', async () => {
+    const e = await setup({ init: { snapshotEvery: 3 } })
+    // Transforms (held) between log steps (whose log entries carry them), 24 steps in all.
+    const steps = Array.from({ length: 24 }, (_, i) =>
+      i % 2 === 0
+        ? { id: `t${i}`, type: 'task', action: 'data.transform', params: { expression: i === 0 ? '0' : `steps.t${i - 2}.output + 1` } }
+        : { id: `l${i}`, type: 'task', action: 'log', params: { message: `{{ "at " & $string(steps.t${i - 1}.output) }}` } }
+    )
+    await e.engine.createFlow(flowOf('snappy', steps, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const result = await e.engine.run('snappy', null, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    expect(result).toMatchObject({ status: 'completed', output: { message: 'at 11', level: 'info' } })
+    const logged = await entriesOf(e, result.executionId)
+    const snapshots = logged.filter((entry) => entry.kind === 'snapshot')
+    expect(snapshots.length).toBeGreaterThan(0)
+    // Every step's completion is in the log exactly once, before or after the snapshots.
+    const completed = logged.flatMap((entry) => [
+      ...((entry.payload as { preceding?: { stepId: string }[] } | null)?.preceding ?? []).map((c) => c.stepId),
+      ...(entry.stepId !== undefined && (entry.kind === 'step-completed' || entry.kind === 'completed') ? [entry.stepId] : [])
+    ])
+    expect([...completed].sort()).toEqual(steps.map((step) => step.id).sort())
+    // A replay from the latest snapshot gives the state the run ended with.
+    const snapshot = await e.store.log.latestSnapshot(result.executionId)
+    expect(snapshot?.seq).toBe(snapshots.at(-1)?.seq)
+    const replayed = await e.engine.state(result.executionId)
+    expect(Object.keys(replayed.steps)).toHaveLength(24)
+    expect(replayed.steps.t22?.output).toBe(11)
+    expect(replayed).toMatchObject({ status: 'completed', output: { message: 'at 11', level: 'info' } })
+    expect(e.errors).toEqual([])
+  })
+
   it('writes a held chain of pure steps once it reaches MAX_HELD_COMPLETIONS', async () => {
     const e = await setup()
     const steps = Array.from({ length: MAX_HELD_COMPLETIONS + 8 }, (_, i) => ({ id: `s${i}`, type: 'task', action: 'data.transform', params: { expression: i === 0 ? '0' : `steps.s${i - 1}.output + 1` } }))

@@ -172,7 +172,7 @@ interface LiveExecution {
   terminal: boolean
   ending: boolean
   lastSnapshot: number
-  /** Entries appended and not yet applied (a snapshot waits until there are none). */
+  /** Entries appended (or completions held) whose effect is not in the state yet: a snapshot waits until there are none. */
   unapplied: number
   /**
    * Completions of pure steps applied here but not written yet: the execution's next entry
@@ -542,8 +542,13 @@ class QflowEngine implements Engine {
         onApplied?.()
       })
     }
-    for (const h of held) void this.write(exec, 'step-completed', h.payload, h.payload, h.completion.stepId, h.completion.attempt, false, h.announce, h.completion.ts)
+    this.writeHeld(exec, held)
     return this.write(exec, kind, payload, payload, stepId, attempt, true, onApplied)
+  }
+
+  /** Writes held completions as entries of their own (their effect is in the state already). */
+  private writeHeld(exec: LiveExecution, held: readonly HeldCompletion[]): void {
+    for (const h of held) void this.write(exec, 'step-completed', h.payload, h.payload, h.completion.stepId, h.completion.attempt, false, h.announce, h.completion.ts)
   }
 
   /**
@@ -568,15 +573,15 @@ class QflowEngine implements Engine {
     const appended = this.components.log.append(exec.state.id, input)
     // Handled in order below; this keeps a rejection from counting as unhandled meanwhile.
     appended.catch(() => {})
-    exec.unapplied++
+    if (apply) exec.unapplied++
     const applied = exec.tail.then(async () => {
       const { seq } = await appended
-      exec.unapplied--
       if (!apply) {
         exec.state.seq = seq
         onApplied?.()
         return
       }
+      exec.unapplied--
       const entry: StateEntry = { seq, kind, ts, payload }
       if (stepId !== undefined) entry.stepId = stepId
       if (attempt !== undefined) entry.attempt = attempt
@@ -597,7 +602,9 @@ class QflowEngine implements Engine {
   private hold(exec: LiveExecution, stepId: string, attempt: number, payload: CompletedPayload, announce: () => void): Promise<void> {
     const completion: PrecedingCompletion = { ...payload, stepId, attempt, ts: Date.now() }
     exec.held.push({ completion, payload, announce })
+    exec.unapplied++
     const applied = exec.tail.then(() => {
+      exec.unapplied--
       applyEntry(exec.state, exec.graph, { seq: exec.state.seq, kind: 'step-completed', stepId, attempt, ts: completion.ts, payload })
       this.rescope(exec, stepId)
       this.afterApply(exec)
@@ -641,20 +648,23 @@ class QflowEngine implements Engine {
   }
 
   /**
-   * Snapshots the state, when it is exactly what the log holds: no entry in flight, no completion
-   * held (else a later call does it). Replay starts after the snapshot's entry, so a snapshot
-   * missing an entry written before it would lose that entry.
+   * Snapshots the state once it holds the effect of every entry written before the snapshot
+   * (else a later call does it): replay starts after the snapshot's entry, so a snapshot missing
+   * an entry written before it would lose that entry. Held completions, already in the state, are
+   * written first as entries of their own.
    */
   private snapshot(exec: LiveExecution): void {
-    if (exec.unapplied > 0 || exec.held.length > 0) return
+    if (exec.unapplied > 0) return
+    if (exec.held.length > 0) {
+      this.writeHeld(exec, exec.held)
+      exec.held = []
+    }
     exec.lastSnapshot = exec.state.seq
     const written = this.components.log.snapshot(exec.state.id, structuredClone(exec.state))
     written.catch(() => {})
-    exec.unapplied++
     exec.tail = exec.tail
       .then(async () => {
         const { seq } = await written
-        exec.unapplied--
         exec.state.seq = seq
         exec.lastSnapshot = seq
       })
