@@ -886,7 +886,11 @@ class QflowEngine implements Engine {
         outcome = value === true ? 'true' : 'false'
         output = { result: value === true }
       } else {
-        output = await this.withTimeout(step, timeoutMs, controller, (signal) => this.execute(exec, step, attempt, idempotencyKey, context, signal))
+        // A pure step computes on the event loop without waiting on anything: no timer could stop
+        // it, so none is armed.
+        output = pure
+          ? await this.execute(exec, step, attempt, idempotencyKey, context, controller.signal)
+          : await this.withTimeout(step, timeoutMs, controller, (signal) => this.execute(exec, step, attempt, idempotencyKey, context, signal))
       }
       output = plainData(output)
       if (step.outputSchema !== undefined && this.components.qerberos !== undefined) {
