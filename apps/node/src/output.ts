@@ -32,6 +32,11 @@ export function createOutput(io: CliIo, json: boolean): Output {
   }
 }
 
+/** A time (ms since the epoch) as the CLI's tables and messages print it. */
+export function iso(ts: number): string {
+  return new Date(ts).toISOString()
+}
+
 /** Options for {@link renderTable}. */
 export interface TableOptions {
   /** Columns (by index) aligned to the right, such as counts. */

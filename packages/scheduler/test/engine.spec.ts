@@ -68,7 +68,7 @@ describe('engine: sequential flows, conditions and the log', () => {
     // the last step's completion completes the execution: one entry.
     expect(await kinds(e, big.executionId)).toEqual(['started', 'log:done', 'completed:done'])
     const logged = await entriesOf(e, big.executionId)
-    expect((logged[1]?.payload as { preceding?: { stepId: string }[] }).preceding?.map((c) => c.stepId)).toEqual(['total', 'big', 'vip'])
+    expect((logged[1]?.payload as { preceding?: { stepId: string }[] } | undefined)?.preceding?.map((c) => c.stepId)).toEqual(['total', 'big', 'vip'])
     const state = await e.engine.state(small.executionId)
     expect(state).toMatchObject({ status: 'completed', output: { message: 'tier plain', level: 'info' } })
     expect(state.steps.done).toMatchObject({ status: 'succeeded', output: { message: 'tier plain', level: 'info' } })
@@ -374,7 +374,7 @@ describe('engine: events, delays, modules and sub-flows', () => {
     // a and b wrote no entries of their own: the dispatch of `call` carries them.
     const logged = await entriesOf(e, id)
     expect(logged.map((entry) => `${entry.kind}:${entry.stepId ?? ''}`)).toEqual(['started:', 'step-dispatched:call'])
-    expect((logged[1]?.payload as { preceding?: unknown }).preceding).toEqual([
+    expect((logged[1]?.payload as { preceding?: unknown } | undefined)?.preceding).toEqual([
       { token: 't', idempotencyKey: `${id}:a:1`, output: 2, stepId: 'a', attempt: 1, ts: expect.any(Number) },
       { token: 't', idempotencyKey: `${id}:b:1`, output: { result: true }, outcome: 'true', stepId: 'b', attempt: 1, ts: expect.any(Number) }
     ])

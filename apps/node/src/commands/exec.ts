@@ -1,11 +1,11 @@
 import type { LogEntry } from '@qflow/state'
 import { type Command, Option } from 'commander'
 import { ExitCode } from '../constants.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
-import { executionStatusText, executionStatusValue, summarize } from './execution-view.js'
+import { executionStatusText, executionStatusValue } from './execution-view.js'
 import { addNodeOptions, NODE_ENV_HELP, type NodeCommandOptions, nodeConfig, withNode } from './node-options.js'
-import { entryRows, iso, LOG_HEADERS, parseCount, registerRemoteExecCommands, remoteExecList, remoteExecLogs, remoteExecStatus, requireNodeFor } from './remote-exec.js'
+import { entryRows, LOG_HEADERS, parseCount, registerRemoteExecCommands, remoteExecList, remoteExecLogs, remoteExecStatus, requireNodeFor } from './remote-exec.js'
 import { addApiOption, clientFor, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, resolveTarget } from './remote-target.js'
 
 interface ListOptions extends NodeCommandOptions, RemoteCommandOptions {

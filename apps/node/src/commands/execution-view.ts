@@ -1,7 +1,7 @@
 import type { Engine, ExecutionResult, ExecutionState } from '@qflow/scheduler'
 import { InputError } from '../errors.js'
 import type { CliIo } from '../io.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 
 /** Milliseconds as people read them: `840ms`, `2.4s`, `3m12s`. */
 export function formatDuration(ms: number): string {
@@ -186,7 +186,6 @@ export function executionStatusValue(state: StatusSource): Record<string, unknow
 
 /** `exec status` for people: a header and a table of the steps. */
 export function executionStatusText(state: StatusSource): string {
-  const iso = (ts: number): string => new Date(ts).toISOString()
   const lines = [
     `execution  ${state.id}`,
     `status     ${state.status}${state.pausedReason === undefined ? '' : ` (${state.pausedReason})`}`,

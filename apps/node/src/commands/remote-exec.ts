@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander'
 import type { QflowClient } from '../client/client.js'
 import type { ExecutionStateJson, ExecutionStatus, LogEntryRecord } from '../client/types.js'
 import { DEBUG_ENV, ExitCode } from '../constants.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { describeOutcome, type ExecutionOutcome, executionStatusText, executionStatusValue, formatDuration, parseInput, summarize } from './execution-view.js'
 import { LIST_PAGE_LIMIT, LOG_PAGE_LIMIT, REMOTE_POLL_MS, REMOTE_PROGRESS_INTERVAL_MS } from './remote-constants.js'
@@ -11,9 +11,7 @@ import { addApiOption, NodeNotConfiguredError, REMOTE_ENV_HELP, REMOTE_EXIT_HELP
 import { awaitsEvent, ExecutionSignals, ProgressLine, progressText, TERMINAL_STATUSES } from './remote-watch.js'
 
 /** A time as `exec` tables print it. */
-export const iso = (ts: number): string => new Date(ts).toISOString()
-
-/** Tells standard error, under `--verbose` or `QFLOW_DEBUG=1`, that the event stream could not be used. */
+export /** Tells standard error, under `--verbose` or `QFLOW_DEBUG=1`, that the event stream could not be used. */
 function streamFallback(context: CommandContext, command: Command): (reason: string) => void {
   const debug = (command.optsWithGlobals() as { verbose?: boolean }).verbose === true || context.io.env[DEBUG_ENV] === '1'
   return (reason) => {

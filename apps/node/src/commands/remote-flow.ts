@@ -4,14 +4,12 @@ import type { QflowClient } from '../client/client.js'
 import type { FlowSummary, ListFlowsQuery, StoredFlow } from '../client/types.js'
 import { collectFlowFiles } from '../files.js'
 import { loadFlowFile } from '../flow-file.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { parseCount } from './remote-exec.js'
 import { flowHistoryTable, flowVersionView } from '../flow-version-view.js'
 import { LIST_PAGE_LIMIT } from './remote-constants.js'
 import { addApiOption, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
-
-const iso = (ts: number): string => new Date(ts).toISOString()
 
 
 // ---- handlers the local commands hand over to when a node is configured -------------------

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander'
 import type { GrantRecord } from '../client/types.js'
 import { ExitCode } from '../constants.js'
 import { parseDuration } from '../daemon/config.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { LIST_PAGE_LIMIT } from './remote-constants.js'
 import { addApiOption, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
@@ -52,8 +52,6 @@ function actionsOf(value: string): string[] {
     .map((a) => a.trim())
     .filter((a) => a !== '')
 }
-
-const iso = (ts: number): string => new Date(ts).toISOString()
 
 function expiryText(grant: GrantRecord): string {
   if (grant.expiresAt === undefined) return 'never'

@@ -1,14 +1,14 @@
 import { type Command, Option } from 'commander'
 import { ExitCode } from '../constants.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
+import type { QflowClient } from '../client/client.js'
 import { addApiOption, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
-
-const iso = (ts: number): string => new Date(ts).toISOString()
 
 interface SetOptions extends RemoteCommandOptions {
   valueStdin?: boolean
   generate?: boolean
+  generateKeyPair?: boolean
 }
 
 /** The value piped in, without the line break(s) `echo` and editors leave at its end. */
@@ -17,14 +17,15 @@ function stdinValue(text: string): string {
 }
 
 async function setCommand(context: CommandContext, command: Command, name: string, options: SetOptions): Promise<void> {
-  if (options.valueStdin !== true && options.generate !== true) {
-    command.error('error: say where the value comes from: --value-stdin (read it from standard input) or --generate (a new Standard Webhooks secret)', {
-      exitCode: ExitCode.usage,
-      code: 'qflow.secret.noValue'
-    })
+  if (options.valueStdin !== true && options.generate !== true && options.generateKeyPair !== true) {
+    command.error(
+      'error: say where the value comes from: --value-stdin (read it from standard input), --generate (a new Standard Webhooks secret) or --generate-key-pair (a new v1a key pair)',
+      { exitCode: ExitCode.usage, code: 'qflow.secret.noValue' }
+    )
   }
   const output = context.output(command)
   const client = await requireClient(options, context.io)
+  if (options.generateKeyPair === true) return setKeyPair(context, command, client, name)
   let value: string
   if (options.generate === true) {
     const { generateStandardWebhooksSecret } = await import('@qflow/webhooks')
@@ -47,6 +48,24 @@ async function setCommand(context: CommandContext, command: Command, name: strin
     context.io.stderr(
       `qflow: secret ${name} ${stored.created ? 'stored' : 'replaced (the old value no longer verifies)'}. The value above is printed this once and\n` +
         "kept only sealed on the node: give it to the webhook's sender now (it signs with it).\n"
+    )
+  }
+}
+
+/**
+ * `secret set --generate-key-pair`: a new Standard Webhooks ed25519 key pair; the node keeps the
+ * public key (`whpk_`, which verifies `v1a` signatures), the sender gets the secret key once.
+ */
+async function setKeyPair(context: CommandContext, command: Command, client: QflowClient, name: string): Promise<void> {
+  const output = context.output(command)
+  const { generateStandardWebhooksKeyPair } = await import('@qflow/webhooks')
+  const { secretKey, publicKey } = generateStandardWebhooksKeyPair()
+  const stored = await client.secrets.set(name, publicKey)
+  output.result({ ...stored, publicKey, secretKey }, () => secretKey)
+  if (!output.json) {
+    context.io.stderr(
+      `qflow: secret ${name} ${stored.created ? 'stored' : 'replaced (the old value no longer verifies)'}: the node keeps the public key ${publicKey}.\n` +
+        "The secret key above is printed this once and kept nowhere: give it to the webhook's sender now (it signs v1a with it).\n"
     )
   }
 }
@@ -76,24 +95,42 @@ Examples:
       .command('set')
       .description('store a secret under a name (replacing the value there): read from standard input, or a new Standard Webhooks secret')
       .argument('<name>', 'the secret name: a letter or digit, then letters, digits, ".", "_" or "-" (at most 128)')
-      .addOption(new Option('--value-stdin', 'read the value from standard input (trailing line breaks dropped); never put it on the command line').conflicts('generate'))
-      .addOption(new Option('--generate', 'make a new Standard Webhooks secret (whsec_ and 32 random bytes, base64), store it and print it this once').conflicts('valueStdin'))
+      .addOption(
+        new Option('--value-stdin', 'read the value from standard input (trailing line breaks dropped); never put it on the command line').conflicts(['generate', 'generateKeyPair'])
+      )
+      .addOption(
+        new Option('--generate', 'make a new Standard Webhooks secret (whsec_ and 32 random bytes, base64), store it and print it this once').conflicts([
+          'valueStdin',
+          'generateKeyPair'
+        ])
+      )
+      .addOption(
+        new Option(
+          '--generate-key-pair',
+          'make a new Standard Webhooks ed25519 key pair (v1a): store the public key (whpk_), print the secret key (whsk_) this once'
+        ).conflicts(['valueStdin', 'generate'])
+      )
   )
     .addHelpText(
       'after',
       `
-Exactly one of --value-stdin and --generate. With --generate the value is printed on standard
-output (alone: it can be captured), once: the node keeps it sealed and never answers it back.
-With --json, prints { name, createdAt, updatedAt, created } (and value with --generate);
-created is false when an existing value was replaced, after which senders signing with the old
-one are refused. Values are 1 to 8 KiB of text; a Standard Webhooks trigger needs a whsec_ secret
-(or bare base64), a GitHub trigger the text typed into GitHub's webhook settings.
+Exactly one of --value-stdin, --generate and --generate-key-pair. With --generate the value is
+printed on standard output (alone: it can be captured), once: the node keeps it sealed and never
+answers it back. With --generate-key-pair the node keeps the public key (whpk_: its triggers
+then verify v1a, ed25519, signatures) and the secret key (whsk_) is printed on standard output
+once, for the sender: the node never holds it. With --json, prints { name, createdAt,
+updatedAt, created } (and value with --generate; publicKey and secretKey with
+--generate-key-pair); created is false when an existing value was replaced, after which senders
+signing with the old one are refused. Values are 1 to 8 KiB of text; a Standard Webhooks trigger
+needs a whsec_ secret (or bare base64) for v1 or a whpk_ public key for v1a, a GitHub trigger the
+text typed into GitHub's webhook settings.
 ${REMOTE_EXIT_HELP}
 ${REMOTE_ENV_HELP}
 
 Examples:
   $ qflow secret set webhook-echo-secret --generate
   $ secret=$(qflow secret set webhook-echo-secret --generate 2>/dev/null)
+  $ signing_key=$(qflow secret set partner-v1a --generate-key-pair 2>/dev/null)
   $ printf %s "$GITHUB_WEBHOOK_SECRET" | qflow secret set github-push --value-stdin
   $ qflow --json secret set helpdesk-webhook-secret --generate | jq -r .value`
     )

@@ -7,15 +7,13 @@ import { ExitCode } from '../constants.js'
 import { formatDuration, parseDuration } from '../daemon/config.js'
 import { readPrivateKey } from '../keys.js'
 import { DATA_DIR_ENV, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, PASSPHRASE_ENV } from '../node/constants.js'
-import { renderTable } from '../output.js'
+import { iso, renderTable } from '../output.js'
 import type { CommandContext } from '../program.js'
 import { DEFAULT_MAX_BEARER_TOKEN_LIFETIME_MS } from '../server/constants.js'
 import { addApiOption, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
 
 /** Lifetime of a token `qflow token issue` makes when `--ttl` is not given. */
 export const DEFAULT_ISSUED_TOKEN_TTL_MS = 60 * 60_000
-
-const iso = (ts: number): string => new Date(ts).toISOString()
 
 interface IssueOptions {
   key?: string

@@ -29,6 +29,7 @@ interface LogLine {
   seq: number
   kind: string
   stepId?: string
+  payload?: unknown
 }
 
 /** The JSON lines a `--json exec logs --follow` printed. */
@@ -265,7 +266,7 @@ describe('qflow exec … on a node', () => {
       ['started', undefined],
       ['completed', 'measure']
     ])
-    expect((logs.entries[1]?.payload as { preceding?: { stepId: string }[] }).preceding?.map((c) => c.stepId)).toEqual(['compose'])
+    expect((logs.entries[1]?.payload as { preceding?: { stepId: string }[] } | undefined)?.preceding?.map((c) => c.stepId)).toEqual(['compose'])
     expect(logs.entries.map((e) => e.seq)).toEqual(logs.entries.map((_, i) => i))
     const after = json<{ entries: LogLine[] }>(await qflowAt(remote, ['--json', 'exec', 'logs', id, '--after', '0']))
     expect(after.entries.map((e) => e.seq)).toEqual([1])

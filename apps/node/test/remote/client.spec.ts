@@ -103,7 +103,7 @@ describe('createQflowClient against a listening node', () => {
       [0, 'started', undefined],
       [1, 'completed', 'measure']
     ])
-    expect((entries[1]?.payload as { preceding?: { stepId: string; output: unknown }[] }).preceding).toMatchObject([{ stepId: 'compose', output: 'Hello, Ada' }])
+    expect((entries[1]?.payload as { preceding?: { stepId: string; output: unknown }[] } | undefined)?.preceding).toMatchObject([{ stepId: 'compose', output: 'Hello, Ada' }])
 
     const listed = await client.executions.list({ flowId: 'hello-run' })
     expect(listed.items.map((e) => e.executionId)).toContain(result.executionId)

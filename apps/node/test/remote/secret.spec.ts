@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { parseStandardWebhooksSecret } from '@qflow/webhooks'
+import { parseStandardWebhooksSecret, signStandardWebhookAsymmetric, standardWebhooksPublicKeyOf, verifyStandardWebhookAsymmetric } from '@qflow/webhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createQflowClient, type QflowClient } from '../../src/client/client.js'
 import { ExitCode } from '../../src/constants.js'
@@ -84,6 +84,33 @@ describe('qflow secret (CLI as a child process)', () => {
     expect(await held('cli-generated')).toBe(answer.value)
   })
 
+  it('set --generate-key-pair stores the public key, prints the secret key once, and the pair signs and verifies v1a', async () => {
+    const result = await qflowAt(remote, ['secret', 'set', 'cli-v1a', '--generate-key-pair'])
+    expect(result.code).toBe(ExitCode.ok)
+    const secretKey = result.stdout.trim()
+    expect(secretKey).toMatch(/^whsk_[A-Za-z0-9+/]+={0,2}$/)
+    const publicKey = await held('cli-v1a')
+    expect(publicKey).toMatch(/^whpk_/)
+    expect(standardWebhooksPublicKeyOf(secretKey)).toBe(publicKey)
+    expect(result.stderr).toContain(`the node keeps the public key ${publicKey}`)
+    expect(result.stderr).toContain('printed this once')
+    // What the sender signs with the printed key, the node's key verifies.
+    const message = { id: 'msg_cli', timestamp: Math.floor(Date.now() / 1000), payload: '{"ok":true}' }
+    const headers = { 'webhook-id': message.id, 'webhook-timestamp': String(message.timestamp), 'webhook-signature': signStandardWebhookAsymmetric(secretKey, message) }
+    expect(verifyStandardWebhookAsymmetric(publicKey, headers, message.payload)).toMatchObject({ id: 'msg_cli' })
+
+    const rotated = json<{ name: string; created: boolean; publicKey: string; secretKey: string }>(
+      await qflowAt(remote, ['--json', 'secret', 'set', 'cli-v1a', '--generate-key-pair'])
+    )
+    expect(rotated).toMatchObject({ name: 'cli-v1a', created: false })
+    expect(rotated.secretKey).not.toBe(secretKey)
+    expect(await held('cli-v1a')).toBe(rotated.publicKey)
+    expect(standardWebhooksPublicKeyOf(rotated.secretKey)).toBe(rotated.publicKey)
+    const both = await qflowAt(remote, ['secret', 'set', 'cli-v1a', '--generate', '--generate-key-pair'])
+    expect(both.code).toBe(ExitCode.usage)
+    expect(await held('cli-v1a')).toBe(rotated.publicKey)
+  })
+
   it('set --value-stdin stores what standard input holds, without its trailing line break, and never prints it', async () => {
     const result = await qflowAt(remote, ['--json', 'secret', 'set', 'cli-piped', '--value-stdin'], { input: 'gh: a secret to everybody\n' })
     expect(result.code).toBe(ExitCode.ok)
@@ -105,7 +132,7 @@ describe('qflow secret (CLI as a child process)', () => {
     expect(empty.stderr).toContain('standard input held no value for the secret cli-empty')
     const neither = await qflowAt(remote, ['secret', 'set', 'cli-empty'])
     expect(neither.code).toBe(ExitCode.usage)
-    expect(neither.stderr).toContain('--value-stdin (read it from standard input) or --generate')
+    expect(neither.stderr).toContain('--value-stdin (read it from standard input), --generate (a new Standard Webhooks secret) or --generate-key-pair')
     const both = await qflowAt(remote, ['secret', 'set', 'cli-empty', '--value-stdin', '--generate'], { input: 'x' })
     expect(both.code).toBe(ExitCode.usage)
     expect(remote.node.parts.secrets.has('cli-empty')).toBe(false)
