@@ -12,7 +12,8 @@ import type { Measurement } from './harness.js'
 /**
  * The shape of n8n's "single webhook" benchmark: a webhook-triggered 2-step flow (receive,
  * transform), 50 connections, a 1 KiB JSON body, against a node started in this process
- * (createQflowNode + createApiServer on 127.0.0.1, durability `batched`). Every request carries a
+ * (createQflowNode + createApiServer on 127.0.0.1, with the node's default durability, `fsync`,
+ * unless WEBHOOK_BENCH_DURABILITY says `batched`). Every request carries a
  * fresh Standard Webhooks signature (autocannon runs in a child process, off the node's event
  * loop). Measured answering on receipt (202) and on completion (200 with the result); afterwards
  * every accepted execution is counted in the store: all must have completed.
@@ -25,6 +26,9 @@ const WARMUP_SECONDS = Number(process.env.WEBHOOK_BENCH_WARMUP ?? 3)
 /** `v1` (HMAC, the default) or `v1a` (ed25519: the trigger holds the sender's `whpk_` key). */
 const SCHEME = process.env.WEBHOOK_BENCH_SCHEME ?? 'v1'
 if (SCHEME !== 'v1' && SCHEME !== 'v1a') throw new Error(`WEBHOOK_BENCH_SCHEME must be v1 or v1a, not ${SCHEME}`)
+/** The node's durability: `fsync` (what `qflow node start` runs with) or `batched`. */
+const DURABILITY = (process.env.WEBHOOK_BENCH_DURABILITY ?? 'fsync') as 'fsync' | 'batched'
+if (DURABILITY !== 'fsync' && DURABILITY !== 'batched') throw new Error(`WEBHOOK_BENCH_DURABILITY must be fsync or batched, not ${DURABILITY as string}`)
 const TARGET_RPS = 2200
 const TARGET_P99_MS = 50
 /** Where to write a CPU profile of the node's main thread during each scenario (warm-up and run), if set. */
@@ -102,7 +106,7 @@ function load(options: Record<string, unknown>): Promise<LoadResult> {
 
 async function scenario(respond: 'on-receipt' | 'on-completion'): Promise<Measurement> {
   const dataDir = await mkdtemp(join(tmpdir(), 'qflow-webhook-bench-'))
-  const node = createQflowNode({ dataDir, durability: 'batched' })
+  const node = createQflowNode({ dataDir, durability: DURABILITY })
   await node.start()
   const unlimited = { ratePerSecond: 1_000_000, burst: 1_000_000 }
   // The bench measures throughput: the rate limits (default 50/s per source) are lifted.
@@ -139,7 +143,7 @@ async function scenario(respond: 'on-receipt' | 'on-completion'): Promise<Measur
     const allCompleted = completed === all.length && all.length >= accepted
     const pass = result.requestsPerSec >= TARGET_RPS && result.latency.p99 < TARGET_P99_MS && allCompleted
     return {
-      name: `webhook → 2-step flow, ${respond}, ${CONNECTIONS} conns, 1 KiB${SCHEME === 'v1' ? '' : `, ${SCHEME}`}`,
+      name: `webhook → 2-step flow, ${respond}, ${CONNECTIONS} conns, 1 KiB${SCHEME === 'v1' ? '' : `, ${SCHEME}`}${DURABILITY === 'fsync' ? '' : `, ${DURABILITY}`}`,
       samples: result.total,
       medianUs: result.latency.p50 * 1000,
       p99Us: result.latency.p99 * 1000,
