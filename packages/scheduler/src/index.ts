@@ -66,6 +66,7 @@ export {
   InconsistentLogError,
   initialState,
   type JoinRecord,
+  type PrecedingCompletion,
   type StepRecord,
   type TokenRecord
 } from './engine/execution-state.js'
