@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, Worker, type WorkerOptions } from 'node:worker_threads'
 import type { HttpAnswer } from './http.js'
 import type { CompiledModule } from './wasm-binary.js'
 import { WORKER_SOURCE } from './worker-source.js'
@@ -83,21 +83,45 @@ export type CallOutcome =
   | { readonly timedOut: true; readonly aborted: false }
   | { readonly timedOut: false; readonly aborted: true }
 
+/** Options that would make a worker's eval'd source (CommonJS) an ES module. */
+const MODULE_TYPE_OPTION = /^--(input-type|experimental-default-type)(=|$)/
+
 /**
- * The node options a worker gets: the process's, minus those that would make its eval'd source
- * (CommonJS) an ES module (`node --input-type=module -e …`, `--experimental-default-type=module`).
+ * The node options a worker gets: `undefined`, so it inherits the process's as Node passes them
+ * (V8 options such as `--max-semi-space-size`, which `qflow` and `pnpm start` run with, included:
+ * a worker refuses them when they are listed in its `execArgv`, with
+ * `ERR_WORKER_INVALID_EXEC_ARGV`). Only when the process runs with an option that would make the
+ * worker's eval'd source an ES module (`node --input-type=module -e …`,
+ * `--experimental-default-type=module`) is a list given: the process's options without those.
  */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
+export function workerExecArgv(execArgv: readonly string[]): string[] | undefined {
+  if (!execArgv.some((arg) => MODULE_TYPE_OPTION.test(arg))) return undefined
   const out: string[] = []
   for (let i = 0; i < execArgv.length; i++) {
     const arg = execArgv[i] as string
-    if (/^--(input-type|experimental-default-type)(=|$)/.test(arg)) {
+    if (MODULE_TYPE_OPTION.test(arg)) {
       if (!arg.includes('=')) i++
       continue
     }
     out.push(arg)
   }
   return out
+}
+
+/**
+ * Starts a worker with `options`, its `execArgv` from {@link workerExecArgv}. A listed V8 option
+ * makes `new Worker` throw `ERR_WORKER_INVALID_EXEC_ARGV`: the worker then starts with none listed
+ * (its source needs none; V8 options apply to the whole process anyway).
+ */
+function startWorker(source: string, options: WorkerOptions): Worker {
+  const execArgv = workerExecArgv(process.execArgv)
+  if (execArgv === undefined) return new Worker(source, options)
+  try {
+    return new Worker(source, { ...options, execArgv })
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err
+    return new Worker(source, { ...options, execArgv: [] })
+  }
 }
 
 /** A worker thread running {@link WORKER_SOURCE}: started before it is given a template. */
@@ -117,9 +141,8 @@ export class PooledWorker {
     const { port1, port2 } = new MessageChannel()
     this.httpPort = port1
     this.httpPort.unref()
-    this.worker = new Worker(WORKER_SOURCE, {
+    this.worker = startWorker(WORKER_SOURCE, {
       eval: true,
-      execArgv: workerExecArgv(process.execArgv),
       workerData: { extismPath, httpPort: port2, httpFlag: this.httpFlag.buffer },
       transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 },

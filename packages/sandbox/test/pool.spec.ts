@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Sandbox } from '../src/index.js'
+import { execFile } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { workerExecArgv } from '../src/pool.js'
-import { startSandbox, text } from './fixtures/templates.js'
+import { startSandbox, TEMPLATE_DIR, text } from './fixtures/templates.js'
+
+const execFileAsync = promisify(execFile)
 
 describe('pool', () => {
   let box: Sandbox
@@ -61,10 +67,24 @@ describe('pool', () => {
     await expect(other.call('echo@1.0.0', 'echo', 'x')).rejects.toMatchObject({ name: 'SandboxUnavailableError' })
   })
 
-  it('workers drop the node options that would load their CommonJS source as an ES module', () => {
+  it('workers inherit the node options, except those that would load their CommonJS source as an ES module', () => {
+    expect(workerExecArgv(['--max-semi-space-size=32', '--conditions=dev'])).toBeUndefined()
+    expect(workerExecArgv([])).toBeUndefined()
     expect(workerExecArgv(['--input-type=module', '--max-old-space-size=512', '--experimental-default-type', 'module', '--conditions=dev'])).toEqual([
       '--max-old-space-size=512',
       '--conditions=dev'
     ])
+  })
+
+  // qflow's #! line and pnpm start run node with --max-semi-space-size=32: a worker refuses a V8
+  // option listed in its execArgv (ERR_WORKER_INVALID_EXEC_ARGV), so a template never ran there.
+  it.each([
+    ['a V8 option', ['--max-semi-space-size=32']],
+    ['a V8 option and an ES-module -e', ['--max-semi-space-size=32', '--input-type=module']]
+  ])('runs a template in a process started with %s', async (_, options) => {
+    const script = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/run-echo.mjs')
+    const source = options.includes('--input-type=module') ? ['-e', `await import(${JSON.stringify(pathToFileURL(script).href)})`, TEMPLATE_DIR] : [script, TEMPLATE_DIR]
+    const { stdout } = await execFileAsync(process.execPath, [...options, ...source], { cwd: dirname(script), timeout: 60_000 })
+    expect(stdout).toBe('through a worker')
   })
 })
