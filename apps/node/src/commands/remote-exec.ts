@@ -10,8 +10,7 @@ import { LIST_PAGE_LIMIT, LOG_PAGE_LIMIT, REMOTE_POLL_MS, REMOTE_PROGRESS_INTERV
 import { addApiOption, NodeNotConfiguredError, REMOTE_ENV_HELP, REMOTE_EXIT_HELP, type RemoteCommandOptions, requireClient } from './remote-target.js'
 import { awaitsEvent, ExecutionSignals, ProgressLine, progressText, TERMINAL_STATUSES } from './remote-watch.js'
 
-/** A time as `exec` tables print it. */
-export /** Tells standard error, under `--verbose` or `QFLOW_DEBUG=1`, that the event stream could not be used. */
+/** Tells standard error, under `--verbose` or `QFLOW_DEBUG=1`, that the event stream could not be used. */
 function streamFallback(context: CommandContext, command: Command): (reason: string) => void {
   const debug = (command.optsWithGlobals() as { verbose?: boolean }).verbose === true || context.io.env[DEBUG_ENV] === '1'
   return (reason) => {

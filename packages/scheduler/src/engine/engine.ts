@@ -193,7 +193,7 @@ interface HeldCompletion {
   readonly completion: PrecedingCompletion
   readonly payload: CompletedPayload
   /** Emits the step's event once the entry that carries it is durable. */
-  readonly announce: (() => void) | undefined
+  readonly announce: () => void
 }
 
 function stepScope(record: StepRecord): ExpressionContext['steps'][string] {
@@ -533,21 +533,22 @@ class QflowEngine implements Engine {
     // After stop() the store may be closed: whatever was in flight resumes from the log next start.
     if (!this.started || exec.failure !== undefined || !this.executions.has(exec.state.id)) return Promise.resolve()
     const held = exec.held
-    if (held.length === 0) return this.write(exec, kind, payload, payload, stepId, attempt, true, onApplied)
-    exec.held = []
-    if (CARRIER_KINDS.has(kind)) {
+    if (held.length > 0 && CARRIER_KINDS.has(kind)) {
+      exec.held = []
       const logged = { ...(payload as Record<string, unknown>), preceding: held.map((h) => h.completion) }
       return this.write(exec, kind, logged, payload, stepId, attempt, true, () => {
-        for (const h of held) h.announce?.()
+        for (const h of held) h.announce()
         onApplied?.()
       })
     }
-    this.writeHeld(exec, held)
+    this.writeHeld(exec)
     return this.write(exec, kind, payload, payload, stepId, attempt, true, onApplied)
   }
 
-  /** Writes held completions as entries of their own (their effect is in the state already). */
-  private writeHeld(exec: LiveExecution, held: readonly HeldCompletion[]): void {
+  /** Writes the held completions as entries of their own (their effect is in the state already). */
+  private writeHeld(exec: LiveExecution): void {
+    const held = exec.held
+    exec.held = []
     for (const h of held) void this.write(exec, 'step-completed', h.payload, h.payload, h.completion.stepId, h.completion.attempt, false, h.announce, h.completion.ts)
   }
 
@@ -655,10 +656,7 @@ class QflowEngine implements Engine {
    */
   private snapshot(exec: LiveExecution): void {
     if (exec.unapplied > 0) return
-    if (exec.held.length > 0) {
-      this.writeHeld(exec, exec.held)
-      exec.held = []
-    }
+    this.writeHeld(exec)
     exec.lastSnapshot = exec.state.seq
     const written = this.components.log.snapshot(exec.state.id, structuredClone(exec.state))
     written.catch(() => {})
@@ -1008,8 +1006,9 @@ class QflowEngine implements Engine {
     // the execution's next entry; any other is written and durable before the execution moves on.
     if (pure && kind === 'step-completed' && exec.scope !== undefined && exec.held.length < MAX_HELD_COMPLETIONS) {
       await this.hold(exec, step.id, attempt, payload, announce)
+    } else {
+      await this.append(exec, kind, payload, step.id, attempt, announce)
     }
-    else await this.append(exec, kind, payload, step.id, attempt, announce)
     exec.busy.delete(t.id)
     this.pump(exec)
   }
