@@ -26,6 +26,12 @@ export function assertAppendInput(input: AppendInput): void {
   if (input.stepId !== undefined && (typeof input.stepId !== 'string' || input.stepId.length === 0 || input.stepId.length > 256)) {
     throw new InvalidInputError('Expected stepId to be a non-empty string of at most 256 characters', '/stepId')
   }
+  if (input.opens !== undefined && input.opens !== false && (input.opens !== true || !isFinal(input.kind))) {
+    throw new InvalidInputError('Expected opens to be true only with a final kind (completed, failed or aborted)', '/opens')
+  }
+  if (input.startedAt !== undefined && (input.opens !== true || !Number.isSafeInteger(input.startedAt) || input.startedAt < 0)) {
+    throw new InvalidInputError('Expected startedAt to be a non-negative integer (ms since the epoch), given with opens', '/startedAt')
+  }
   if (input.attempt !== undefined && (!Number.isSafeInteger(input.attempt) || input.attempt < 1)) {
     throw new InvalidInputError('Expected attempt to be an integer from 1', '/attempt')
   }
@@ -64,6 +70,11 @@ export function nextStatus(current: ExecutionStatus | undefined, kind: string): 
 /** Whether the status is final. */
 export function isFinished(status: ExecutionStatus): boolean {
   return status === 'completed' || status === 'failed' || status === 'aborted'
+}
+
+/** Whether an entry of `kind` ends an execution (the final kinds are named as the final statuses). */
+function isFinal(kind: string): boolean {
+  return isFinished(kind as ExecutionStatus)
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -63,7 +63,7 @@ export class ExecutionNotFoundError extends Error {
   }
 }
 
-/** Thrown when a `started` entry is appended to an execution that already has a history. */
+/** Thrown when an entry that opens a log (`started`, or one appended with `opens`) is appended to an execution that already has a history. */
 export class ExecutionExistsError extends Error {
   static override readonly name = 'ExecutionExistsError'
   override readonly name = 'ExecutionExistsError'

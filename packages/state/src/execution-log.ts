@@ -304,8 +304,9 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     tip: ExecutionHead | undefined,
     input: AppendInput
   ): Promise<{ next: ExecutionHead; tx: Parameters<CommitJournal['commit']>[0] }> {
-    if (tip === undefined && input.kind !== 'started') throw new ExecutionNotFoundError(executionId)
-    if (tip !== undefined && input.kind === 'started') throw new ExecutionExistsError(executionId)
+    const opens = input.kind === 'started' || input.opens === true
+    if (tip === undefined && !opens) throw new ExecutionNotFoundError(executionId)
+    if (tip !== undefined && opens) throw new ExecutionExistsError(executionId)
     if (tip !== undefined && isFinished(tip.status)) throw new ExecutionFinishedError(executionId, tip.status)
     const subnet = input.subnet ?? tip?.subnet ?? this.ctx.subnet
     let plaintext: Uint8Array
@@ -341,7 +342,7 @@ export class HashLinkedExecutionLog implements ExecutionLog {
       seq,
       status,
       subnet: tip?.subnet ?? subnet,
-      startedAt: tip?.startedAt ?? ts,
+      startedAt: tip?.startedAt ?? input.startedAt ?? ts,
       updatedAt: ts,
       snapshot: input.kind === 'snapshot' ? { cid: block.cid, seq } : (tip?.snapshot ?? null),
       pinned: tip?.pinned ?? false

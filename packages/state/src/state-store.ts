@@ -66,8 +66,19 @@ export interface LogEntryBlock {
 
 /** What a caller appends; the store fills in `seq`, `prev`, `actor`, encryption and signature. */
 export interface AppendInput {
-  /** What happened. The first entry of an execution must be `started`. */
+  /**
+   * What happened. The first entry of an execution is `started`, or, with `opens`, a final entry
+   * (`completed`, `failed` or `aborted`).
+   */
   readonly kind: LogEntryKind
+  /**
+   * Opens the execution's log with a final entry: for a run that ended before it wrote anything,
+   * whose one entry records both its start and its end (the payload is the writer's to shape).
+   * The execution must not exist yet, as for `started`.
+   */
+  readonly opens?: boolean
+  /** With `opens`: when the run started (the head's `startedAt`), ms since the epoch; default `ts`. */
+  readonly startedAt?: number
   /** The step it concerns. */
   readonly stepId?: string
   /** The step attempt, from 1. */

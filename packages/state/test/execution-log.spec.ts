@@ -149,6 +149,31 @@ describe('execution log', () => {
     await expect(collect(s.log.entries('x', { fromSeq: -1 }))).rejects.toMatchObject({ name: 'InvalidInputError' })
   })
 
+  it('opens a log with a final entry when asked (opens), and only a new one', async () => {
+    const dir = await temp.make()
+    const identity = testIdentity()
+    const first = await openStore(dir, identity)
+    const { seq } = await first.log.append('one-shot', { kind: 'completed', opens: true, stepId: 'last', attempt: 1, payload: { output: 7 }, subnet: 'dao-3', ts: 5000, startedAt: 4990 })
+    expect(seq).toBe(0)
+    // Without `opens`, a final entry still needs an execution to end; with it, one that is new.
+    await expect(first.log.append('other', { kind: 'completed', payload: { output: 1 } })).rejects.toMatchObject({ name: 'ExecutionNotFoundError' })
+    await expect(first.log.append('one-shot', { kind: 'failed', opens: true })).rejects.toMatchObject({ name: 'ExecutionExistsError' })
+    await expect(first.log.append('fresh', { kind: 'step-completed', opens: true })).rejects.toMatchObject({ name: 'InvalidInputError', pointer: '/opens' })
+    await expect(first.log.append('fresh', { kind: 'started', opens: 'yes' as never })).rejects.toMatchObject({ name: 'InvalidInputError', pointer: '/opens' })
+    await expect(first.log.append('fresh', { kind: 'started', startedAt: 1 })).rejects.toMatchObject({ name: 'InvalidInputError', pointer: '/startedAt' })
+    await expect(first.log.append('fresh', { kind: 'failed', opens: true, startedAt: -1 })).rejects.toMatchObject({ name: 'InvalidInputError', pointer: '/startedAt' })
+    expect((await first.log.listExecutions()).map((h) => h.executionId)).toEqual(['one-shot'])
+    await first.stop()
+
+    const second = await store(dir, identity)
+    const head = await second.log.head('one-shot')
+    expect(head).toMatchObject({ seq: 0, status: 'completed', subnet: 'dao-3', startedAt: 4990, updatedAt: 5000 })
+    const entries = await collect(second.log.entries('one-shot', { verifySignatures: true }))
+    expect(entries.map((e) => [e.seq, e.kind, e.stepId, e.attempt, e.prev, e.payload])).toEqual([[0, 'completed', 'last', 1, null, { output: 7 }]])
+    expect((await second.verifyExecution('one-shot')).ok).toBe(true)
+    await expect(second.log.append('one-shot', { kind: 'resumed' })).rejects.toMatchObject({ name: 'ExecutionFinishedError', status: 'completed' })
+  })
+
   it('reopens from disk and reads everything back', async () => {
     const dir = await temp.make()
     const identity = testIdentity()
