@@ -246,15 +246,23 @@ describe('qflow run, exec, flow history and resume on the embedded node', () => 
     const data = join(dir, 'data')
     await writeFile(join(dir, 'flow.json'), JSON.stringify({ id: 'small', name: 'small', version: '1.0.0', owner: OWNER, steps: [
       { id: 'a', type: 'task', action: 'data.transform', params: { expression: '1' } },
-      { id: 'b', type: 'task', action: 'data.transform', params: { expression: 'steps.a.output + 1' } },
-      { id: 'c', type: 'task', action: 'data.transform', params: { expression: 'steps.b.output + 1' } }
+      { id: 'b', type: 'task', action: 'log', params: { message: 'at b' } },
+      { id: 'c', type: 'task', action: 'data.transform', params: { expression: 'steps.a.output + 1' } }
     ] }))
     const run = JSON.parse((await qflow(['--json', 'run', join(dir, 'flow.json'), '--data-dir', data])).stdout) as { executionId: string }
     const id = run.executionId
     const entries = (JSON.parse((await qflow(['--json', 'exec', 'logs', id, '--data-dir', data])).stdout) as { entries: LogEntryJson[] }).entries
-    // a and b are pure: the last entry (completing c and the execution) carries their completions.
-    expect(entries.map((e) => e.kind)).toEqual(['started', 'completed'])
-    const target = entries[1] as LogEntryJson
+    // b's log entry (after the start) carries a's completion; the last entry (completing c and the
+    // execution) carries b's. The last one is broken below.
+    expect(entries.map((e) => e.kind)).toEqual(['started', 'log', 'completed'])
+    const target = entries[2] as LogEntryJson
+    // A run of pure steps is one entry, carrying its start: the listing reads its flow from it.
+    await writeFile(join(dir, 'pure.json'), JSON.stringify({ id: 'pure', name: 'pure', version: '2.0.0', owner: OWNER, steps: [
+      { id: 'a', type: 'task', action: 'data.transform', params: { expression: '1' } }
+    ] }))
+    const pure = JSON.parse((await qflow(['--json', 'run', join(dir, 'pure.json'), '--data-dir', data])).stdout) as { executionId: string }
+    const listed = JSON.parse((await qflow(['--json', 'exec', 'list', '--data-dir', data])).stdout) as { executionId: string; flowId: string; flowVersion: string; entries: number }[]
+    expect(listed.find((row) => row.executionId === pure.executionId)).toMatchObject({ flowId: 'pure', flowVersion: '2.0.0', entries: 1 })
 
     // The entry's block bytes, read through the store, then found wherever the store keeps them.
     const { createQflowNode } = await import('../src/node/node.js')

@@ -77,6 +77,12 @@ describe('createQflowNode', () => {
     await first.parts.engine.createFlow(twoStepFlow('indexed', 1) as never, await first.asAdmin())
     const result = await first.parts.engine.run('indexed', { n: 2 }, await first.asAdmin())
     expect(result).toMatchObject({ status: 'completed', output: 6 })
+    // A run of pure steps is one entry, its final one, carrying its start.
+    const pure = { ...twoStepFlow('pure', 1), steps: twoStepFlow('pure', 1).steps.filter((step) => step.id !== 'wait') }
+    await first.parts.engine.createFlow(pure as never, await first.asAdmin())
+    const quick = await first.parts.engine.run('pure', { n: 2 }, await first.asAdmin())
+    expect(quick).toMatchObject({ status: 'completed', output: 6 })
+    expect(await first.parts.store.log.head(quick.executionId)).toMatchObject({ seq: 0, status: 'completed' })
     // Indexed as it changes: the finished execution keeps the flow's name it was started under.
     expect(await first.parts.qindex.get(result.executionId)).toMatchObject({ kind: 'execution', status: 'completed', name: 'indexed' })
     expect((await first.parts.qindex.query({ text: 'indexed', kind: 'execution' })).records.map((r) => r.key)).toEqual([result.executionId])
@@ -85,6 +91,13 @@ describe('createQflowNode', () => {
     const again = await open({ dataDir })
     expect(await again.parts.qindex.get('indexed')).toMatchObject({ kind: 'flow', owner: OWNER, status: 'active' })
     expect(await again.parts.qindex.get(result.executionId)).toMatchObject({ kind: 'execution', owner: again.parts.admin.did, status: 'completed', name: 'indexed' })
+    expect(await again.parts.qindex.get(quick.executionId)).toMatchObject({
+      kind: 'execution',
+      owner: again.parts.admin.did,
+      status: 'completed',
+      name: 'pure',
+      attributes: { flowId: 'pure', flowVersion: '1.0.0' }
+    })
   })
 
   it('seals the keystore with a passphrase when given one, and then needs it', async () => {

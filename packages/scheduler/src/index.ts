@@ -46,6 +46,7 @@ export {
   type ExecutionResult,
   engine,
   type FlowRef,
+  type LaunchedExecution,
   type StartOptions
 } from './engine/engine.js'
 export {
@@ -60,6 +61,7 @@ export {
 } from './engine/errors.js'
 export {
   applyEntry,
+  type CarriedStart,
   type ErrorInfo,
   type ExecutionState,
   type ExecutionStatusName,
@@ -67,7 +69,9 @@ export {
   initialState,
   type JoinRecord,
   type PrecedingCompletion,
+  type StartedPayload,
   type StepRecord,
+  startOf,
   type TokenRecord
 } from './engine/execution-state.js'
 export { type ExpressionContext, evaluateExpression, evaluateTemplates } from './engine/expressions.js'

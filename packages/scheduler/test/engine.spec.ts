@@ -483,6 +483,68 @@ describe('engine: events, delays, modules and sub-flows', () => {
     expect(replayed.steps[`s${MAX_HELD_COMPLETIONS}`]?.output).toBe(MAX_HELD_COMPLETIONS)
   })
 
+  it('writes a run of pure steps that ends at once as one entry: the final one, carrying its start', async () => {
+    const e = await setup()
+    const steps = [
+      { id: 'a', type: 'task', action: 'data.transform', params: { expression: 'input.n + 1' } },
+      { id: 'b', type: 'task', action: 'data.transform', params: { expression: 'steps.a.output * 2' } }
+    ]
+    const version = await e.engine.createFlow(flowOf('oneshot', steps, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const launched = await e.engine.launch('oneshot', { n: 1 }, { actor: { did: e.user.did, credentials: { token: await e.token() } }, trigger: 'manual' })
+    // Durable when launch resolves, and ended already.
+    expect(launched.status).toBe('completed')
+    expect(await launched.wait()).toEqual({ executionId: launched.executionId, status: 'completed', output: 4 })
+    const id = launched.executionId
+    const logged = await entriesOf(e, id)
+    expect(logged.map((entry) => [entry.seq, entry.kind, entry.stepId])).toEqual([[0, 'completed', 'b']])
+    const payload = logged[0]?.payload as { started?: Record<string, unknown>; preceding?: { stepId: string }[]; output?: unknown }
+    expect(payload.started).toEqual({
+      flowId: 'oneshot',
+      flowVersion: '1.0.0',
+      flowHash: version.flowHash,
+      actor: e.user.did,
+      subnet: 'default',
+      input: { n: 1 },
+      trigger: 'manual',
+      ts: expect.any(Number)
+    })
+    expect(payload.preceding?.map((c) => c.stepId)).toEqual(['a'])
+    expect(payload.output).toBe(4)
+    expect(await e.store.log.head(id)).toMatchObject({ seq: 0, status: 'completed', startedAt: payload.started?.ts })
+    expect((await e.store.verifyExecution(id)).ok).toBe(true)
+    // Its events keep their order: started, each step, the end.
+    const types = e.events.filter((ev) => (ev.data as { executionId?: string }).executionId === id).map((ev) => ev.type.slice('q.qflow.exec.'.length, -3))
+    expect(types).toEqual(['started', 'step.completed', 'step.completed', 'completed'])
+    // A replay of the one entry, after a restart, gives the run's state.
+    await e.restart()
+    const replayed = await e.engine.state(id)
+    expect(replayed).toMatchObject({ status: 'completed', output: 4, seq: 0, input: { n: 1 }, trigger: 'manual', startedAt: payload.started?.ts, tokens: {} })
+    expect([replayed.steps.a?.output, replayed.steps.b?.output]).toEqual([2, 4])
+    // Starting the same id again finds it ended, and writes nothing.
+    const again = await e.engine.launch('oneshot', { n: 1 }, { actor: { did: e.user.did, credentials: { token: await e.token() } }, executionId: id })
+    expect(again.status).toBe('completed')
+    expect(await again.wait()).toMatchObject({ status: 'completed', output: 4 })
+    expect(await kinds(e, id)).toEqual(['completed:b'])
+    expect(e.errors).toEqual([])
+  })
+
+  it('fails the launch, and keeps nothing live, when the entry that opens the log is refused', async () => {
+    const e = await setup()
+    const steps = [{ id: 'a', type: 'task', action: 'data.transform', params: { expression: 'input.n + 1' } }]
+    await e.engine.createFlow(flowOf('raced', steps, e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    // Another writer starts the same id while this start passes the pipeline.
+    e.consent.before = async () => {
+      await e.store.log.append('dup', { kind: 'started', payload: { by: 'another writer' } })
+    }
+    const err = await e.engine.launch('raced', { n: 1 }, { actor: { did: e.user.did, credentials: { token: await e.token() } }, executionId: 'dup' }).catch((x) => x)
+    expect(err.name).toBe('ExecutionExistsError')
+    expect(e.engine.live('dup')).toBeUndefined()
+    expect((await entriesOf(e, 'dup')).map((entry) => [entry.kind, entry.payload])).toEqual([['started', { by: 'another writer' }]])
+    expect(e.events.filter((ev) => (ev.data as { executionId?: string }).executionId === 'dup')).toEqual([])
+    // Its caller was told; nothing belongs to the engine's error channel.
+    expect(e.errors).toEqual([])
+  })
+
   it('calls modules and runs sub-flows', async () => {
     const sent: unknown[] = []
     const qmail = {

@@ -80,12 +80,15 @@ Examples:
       const output = context.output(command)
       await withNode(readOnly(options), async (node) => {
         const { store } = node.parts
+        // Loaded with the node (the CLI loads neither for commands that do not open one).
+        const { startOf } = await import('@qflow/scheduler')
         const heads = await store.log.listExecutions(options.status === undefined ? {} : { status: options.status })
         const rows: Record<string, unknown>[] = []
         for (const head of heads) {
           let flow: { flowId?: string; flowVersion?: string } = {}
           for await (const entry of store.log.entries(head.executionId)) {
-            flow = (entry.payload ?? {}) as typeof flow
+            // `started`, or the final entry of a run that ended at once, carrying its start.
+            flow = (startOf(entry)?.payload ?? {}) as typeof flow
             break
           }
           rows.push({

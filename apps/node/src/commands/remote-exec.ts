@@ -57,8 +57,9 @@ interface LoggedEntry {
 }
 
 /**
- * The rows of one entry in `exec logs`: the pure steps' completions it carries (`preceding`),
- * each as a `step-completed` row with the entry's seq, then the entry itself.
+ * The rows of one entry in `exec logs`: the start it carries when it opened the log as a final
+ * entry (a `started` row), the pure steps' completions it carries (`preceding`, each a
+ * `step-completed` row), all with the entry's seq, then the entry itself.
  */
 export function entryRows(e: LoggedEntry): string[][] {
   const cells = (kind: string, ts: number, stepId: string | undefined, attempt: number | undefined, payload: unknown): string[] => [
@@ -69,14 +70,23 @@ export function entryRows(e: LoggedEntry): string[][] {
     attempt === undefined ? '-' : String(attempt),
     summarize(payload, 60, 'sorted')
   ]
-  const payload = e.payload as { preceding?: unknown } | null
-  const preceding = payload !== null && typeof payload === 'object' && Array.isArray(payload.preceding) ? (payload.preceding as Record<string, unknown>[]) : undefined
-  if (preceding === undefined) return [cells(e.kind, e.ts, e.stepId, e.attempt, e.payload)]
-  const rows = preceding.map((c) => {
+  const payload = e.payload as Record<string, unknown> | null
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return [cells(e.kind, e.ts, e.stepId, e.attempt, e.payload)]
+  const rows: string[][] = []
+  // (What the engine's `startOf` reads; the CLI does not load the engine to show a log.)
+  const start = e.seq === 0 && e.kind !== 'started' ? (payload.started as Record<string, unknown> | null | undefined) : undefined
+  if (start !== null && typeof start === 'object') {
+    const { ts, ...started } = start
+    rows.push(cells('started', typeof ts === 'number' ? ts : e.ts, undefined, undefined, started))
+  }
+  const preceding = Array.isArray(payload.preceding) ? (payload.preceding as Record<string, unknown>[]) : []
+  for (const c of preceding) {
     const { stepId, attempt, ts, ...rest } = c
-    return cells('step-completed', typeof ts === 'number' ? ts : e.ts, typeof stepId === 'string' ? stepId : undefined, typeof attempt === 'number' ? attempt : undefined, rest)
-  })
-  const { preceding: _carried, ...own } = payload as Record<string, unknown>
+    rows.push(cells('step-completed', typeof ts === 'number' ? ts : e.ts, typeof stepId === 'string' ? stepId : undefined, typeof attempt === 'number' ? attempt : undefined, rest))
+  }
+  if (rows.length === 0) return [cells(e.kind, e.ts, e.stepId, e.attempt, payload)]
+  const { preceding: _carried, ...own } = payload
+  if (start !== null && typeof start === 'object') delete own.started
   rows.push(cells(e.kind, e.ts, e.stepId, e.attempt, own))
   return rows
 }

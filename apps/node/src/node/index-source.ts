@@ -1,4 +1,5 @@
 import type { IndexRecord } from '@qflow/pipeline'
+import { startOf } from '@qflow/scheduler'
 import type { StateStore } from '@qflow/state'
 
 interface StartedFacts {
@@ -37,7 +38,8 @@ export async function* indexRecordsOf(store: Pick<StateStore, 'flows' | 'log'>, 
   for (const head of await store.log.listExecutions()) {
     let started: StartedFacts = {}
     for await (const entry of store.log.entries(head.executionId)) {
-      started = (entry.payload ?? {}) as StartedFacts
+      // `started`, or the final entry of a run that ended at once, carrying its start.
+      started = (startOf(entry)?.payload ?? {}) as StartedFacts
       break
     }
     const record: IndexRecord = {

@@ -261,24 +261,26 @@ describe('qflow exec … on a node', () => {
 
     const logs = json<{ executionId: string; entries: LogLine[] }>(await qflowAt(remote, ['--json', 'exec', 'logs', id]))
     expect(logs.executionId).toBe(id)
-    // compose is pure: the entry completing measure (and the execution) carries its completion.
-    expect(logs.entries.map((e) => [e.kind, e.stepId])).toEqual([
-      ['started', undefined],
-      ['completed', 'measure']
-    ])
-    expect((logs.entries[1]?.payload as { preceding?: { stepId: string }[] } | undefined)?.preceding?.map((c) => c.stepId)).toEqual(['compose'])
-    expect(logs.entries.map((e) => e.seq)).toEqual(logs.entries.map((_, i) => i))
+    // Both steps are pure: the run is one entry, the one completing measure and the execution,
+    // carrying the start and compose's completion.
+    expect(logs.entries.map((e) => [e.seq, e.kind, e.stepId])).toEqual([[0, 'completed', 'measure']])
+    const carried = logs.entries[0]?.payload as { preceding?: { stepId: string }[]; started?: { flowId: string; input: unknown } } | undefined
+    expect(carried?.preceding?.map((c) => c.stepId)).toEqual(['compose'])
+    expect(carried?.started).toMatchObject({ flowId: 'hello', input: { name: 'Lin' } })
     const after = json<{ entries: LogLine[] }>(await qflowAt(remote, ['--json', 'exec', 'logs', id, '--after', '0']))
-    expect(after.entries.map((e) => e.seq)).toEqual([1])
-    // The table shows the carried completion as a row of its own, under the entry's seq.
+    expect(after.entries).toEqual([])
+    // The table shows the carried start and completion as rows of their own, under the entry's seq.
     const logTable = (await qflowAt(remote, ['exec', 'logs', id])).stdout.split('\n')
     expect(logTable[0]).toMatch(/^SEQ\s+TIME\s+KIND\s+STEP\s+ATTEMPT\s+PAYLOAD$/)
-    expect(logTable.slice(1, 4).map((line) => line.trim().split(/\s+/).slice(0, 5))).toEqual([
+    expect(logTable.slice(1, 5).map((line) => line.trim().split(/\s+/).slice(0, 5))).toEqual([
       ['0', expect.any(String), 'started', '-', '-'],
-      ['1', expect.any(String), 'step-completed', 'compose', '1'],
-      ['1', expect.any(String), 'completed', 'measure', '1']
+      ['0', expect.any(String), 'step-completed', 'compose', '1'],
+      ['0', expect.any(String), 'completed', 'measure', '1'],
+      ['']
     ])
-    expect(logTable[2]).not.toContain('preceding')
+    expect(logTable[1]).toMatch(/ started +- +- +\{"actor":"did:key:/)
+    expect(logTable[3]).not.toContain('preceding')
+    expect(logTable[3]).not.toContain('started')
 
     const list = json<{ executionId: string; flowId: string; status: string; entries: number }[]>(await qflowAt(remote, ['--json', 'exec', 'list', '--flow', 'hello', '--status', 'completed']))
     const row = list.find((r) => r.executionId === id)

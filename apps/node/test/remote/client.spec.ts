@@ -82,7 +82,9 @@ describe('createQflowClient against a listening node', () => {
   })
 
   it('starts executions, waits for results, and reads state, logs and listings', async () => {
-    await client.flows.create(HELLO_YAML.replace('id: hello', 'id: hello-run'))
+    // A log step between the two transforms: it writes an entry of its own, so the log has pages.
+    const note = `  - id: note\n    type: task\n    action: log\n    params:\n      message: "{{ steps.compose.output }}"\n  - id: measure`
+    await client.flows.create(HELLO_YAML.replace('id: hello', 'id: hello-run').replace('  - id: measure', note))
     const result = await client.flows.start('hello-run', { input: { name: 'Ada' }, wait: true, timeoutMs: 20_000 })
     expect(result).toMatchObject({ flowId: 'hello-run', status: 'completed', output: { greeting: 'Hello, Ada', length: 10 } })
     const accepted = await client.executions.start({ flowId: 'hello-run', input: { name: 'Grace' }, executionId: 'exec-client-1' })
@@ -90,9 +92,10 @@ describe('createQflowClient against a listening node', () => {
 
     const state = await client.executions.get(result.executionId)
     expect(state).toMatchObject({ executionId: result.executionId, flowId: 'hello-run', status: 'completed', output: { greeting: 'Hello, Ada' } })
-    expect(Object.keys(state.steps).sort()).toEqual(['compose', 'measure'])
+    expect(Object.keys(state.steps).sort()).toEqual(['compose', 'measure', 'note'])
 
-    // compose is pure: its completion rides on the entry that completes measure and the execution.
+    // compose is pure: its completion rides on the note's log entry (preceded by the start), the
+    // note's on the entry that completes measure and the execution.
     const page = await client.executions.logs(result.executionId, { limit: 1 })
     expect(page.items.map((e) => e.seq)).toEqual([0])
     expect(page.items[0]?.kind).toBe('started')
@@ -101,9 +104,11 @@ describe('createQflowClient against a listening node', () => {
     for await (const entry of client.executions.allLogs(result.executionId, { limit: 1 })) entries.push(entry)
     expect(entries.map((e) => [e.seq, e.kind, e.stepId])).toEqual([
       [0, 'started', undefined],
-      [1, 'completed', 'measure']
+      [1, 'log', 'note'],
+      [2, 'completed', 'measure']
     ])
     expect((entries[1]?.payload as { preceding?: { stepId: string; output: unknown }[] } | undefined)?.preceding).toMatchObject([{ stepId: 'compose', output: 'Hello, Ada' }])
+    expect((entries[2]?.payload as { preceding?: { stepId: string }[] } | undefined)?.preceding).toMatchObject([{ stepId: 'note' }])
 
     const listed = await client.executions.list({ flowId: 'hello-run' })
     expect(listed.items.map((e) => e.executionId)).toContain(result.executionId)

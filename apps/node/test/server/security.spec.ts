@@ -2,7 +2,7 @@ import { createGrant } from '@qflow/adapters-qonsent'
 import { createIdentity, type Identity, issueToken } from '@qflow/adapters-squid'
 import type { FastifyPluginAsync } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ApiContext } from '../../src/server/index.js'
+import { type ApiContext, createApiServer } from '../../src/server/index.js'
 import { type Api, greetingFlow, startApi } from './api-fixture.js'
 
 let api: Api
@@ -145,6 +145,36 @@ describe('authorization through Qonsent (403 FORBIDDEN)', () => {
     expect(mine.body.data.items.map((e: { executionId: string }) => e.executionId)).toEqual([id])
     const admins = await api.call('GET', '/api/v1/executions?limit=500')
     expect(admins.body.data.items.map((e: { executionId: string }) => e.executionId)).toContain(id)
+  })
+})
+
+describe('who started a run, read from its log', () => {
+  it('lets the starter read a run written as one entry through a server that did not start it', async () => {
+    const pure = { ...greetingFlow('quick'), steps: [{ id: 'compose', type: 'task', action: 'data.transform', params: { expression: "'Hello, ' & $.input.name" } }] }
+    expect((await api.call('POST', '/api/v1/flows', { body: pure })).status).toBe(201)
+    const { qonsent, node } = api.node.parts
+    await qonsent.grant(createGrant({ subject: runner.did, resource: 'qflow:flow:quick', actions: ['execute'], grantedBy: node.did }))
+    const started = await api.call('POST', '/api/v1/flows/quick/start', { token: await api.token(runner), body: { input: { name: 'Q' } } })
+    // Pure steps only: the run ended before its one entry was durable, and the answer says so.
+    expect([started.status, started.body.data.status]).toEqual([202, 'completed'])
+    const id: string = started.body.data.executionId
+    expect(await api.node.parts.store.log.head(id)).toMatchObject({ seq: 0, status: 'completed' })
+    // A second server on the same node has seen nothing of the run: the start its entry carries says who ran it.
+    const second = await createApiServer(api.node, { logLevel: 'silent' })
+    try {
+      const { url } = await second.listen({ host: '127.0.0.1', port: 0 })
+      // The listing reads each run's flow and starter from its log (before any read of its state).
+      const listed = await fetch(`${url}/api/v1/executions?flowId=quick`, { headers: { authorization: `Bearer ${await api.token(runner)}` } })
+      const items = ((await listed.json()) as { data: { items: { executionId: string; flowId: string }[] } }).data.items
+      expect(items.map((e) => [e.executionId, e.flowId])).toEqual([[id, 'quick']])
+      const get = async (who: Identity) => fetch(`${url}/api/v1/executions/${id}`, { headers: { authorization: `Bearer ${await api.token(who)}` } })
+      const own = await get(runner)
+      expect(own.status).toBe(200)
+      expect(((await own.json()) as { data: unknown }).data).toMatchObject({ executionId: id, actor: runner.did, flowId: 'quick', status: 'completed', output: 'Hello, Q' })
+      expect((await get(reader)).status).toBe(403)
+    } finally {
+      await second.close()
+    }
   })
 })
 

@@ -61,10 +61,11 @@ describe('WebSocket endpoint on the API server', () => {
     }
     expect(received.map((e) => e.type)).toEqual([
       'q.qflow.validation.pipeline.executed.v1',
+      'q.qflow.validation.pipeline.executed.v1',
+      'q.qflow.validation.pipeline.executed.v1',
+      // The steps are pure: the run is one entry (its start, the first step's completion and the
+      // second's, which ends it), announced once it is durable.
       'q.qflow.exec.started.v1',
-      'q.qflow.validation.pipeline.executed.v1',
-      // The first step is pure: its completion is written with the second's, and announced then.
-      'q.qflow.validation.pipeline.executed.v1',
       'q.qflow.exec.step.completed.v1',
       'q.qflow.exec.step.completed.v1',
       'q.qflow.exec.completed.v1'

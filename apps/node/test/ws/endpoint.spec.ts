@@ -105,9 +105,10 @@ describe('WebSocket endpoint', () => {
       expect(received).toEqual(emitted)
       expect(received.map((e) => e.type)).toEqual([
         'q.qflow.validation.pipeline.executed.v1',
-        'q.qflow.exec.started.v1',
-        // The steps are pure: their completions are written (and announced) with the last one's.
+        // The steps are pure: the run is one entry (its start, their completions and its end),
+        // announced once it is durable, after the steps' pipeline runs.
         ...Array.from({ length: 3 }, () => 'q.qflow.validation.pipeline.executed.v1'),
+        'q.qflow.exec.started.v1',
         ...Array.from({ length: 3 }, () => 'q.qflow.exec.step.completed.v1'),
         COMPLETED
       ])

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { ActorCredentials, IndexRecord, Pipeline, PipelineResult, Qerberos, Qindex } from '@qflow/pipeline'
 import { PipelineHaltedError, payloadDigest } from '@qflow/pipeline'
 import { assertValidFlow, MAX_EVENT_WAIT_MS, templateExpression } from '@qflow/flow-schema'
-import type { ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
+import type { AppendInput, ExecutionLog, FlowRegistry, FlowVersion, LogEntry } from '@qflow/state'
 import { type Action, type ActionContext, type ActionRegistry, InvalidActionParamsError, UnknownActionError } from '../actions/action.js'
 import { retryDelay } from '../backoff.js'
 import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_STEP_TIMEOUT_MS, MAX_CACHED_GRAPHS, MAX_HELD_COMPLETIONS } from '../constants.js'
@@ -20,15 +20,18 @@ import {
 import {
   applyEntry,
   CARRIER_KINDS,
+  type CarriedStart,
   type CompletedPayload,
   completesExecution,
   type ErrorInfo,
   type ExecutionState,
   type ExecutionStatusName,
   initialState,
+  OPENING_KINDS,
   type PrecedingCompletion,
   type StartedPayload,
   type StateEntry,
+  startOf,
   type StepRecord,
   type TokenRecord
 } from './execution-state.js'
@@ -44,6 +47,18 @@ export interface ExecutionResult {
   readonly status: 'completed' | 'failed' | 'aborted'
   readonly output?: unknown
   readonly error?: ErrorInfo
+}
+
+/** An execution just started, or found started, by {@link Engine.launch}. */
+export interface LaunchedExecution {
+  readonly executionId: string
+  /**
+   * Its status once its start was durable. A run of pure steps (conditions, `data.transform`,
+   * `log`) may have ended by then: its start and its end are one entry.
+   */
+  readonly status: ExecutionStatusName
+  /** Waits for its end; at once when it has ended. */
+  wait(): Promise<ExecutionResult>
 }
 
 /** Which flow to run: a stored flow's hash, its id (current version) or `id@version`. */
@@ -125,6 +140,12 @@ export interface Engine {
   createFlow(flow: EngineFlow & Record<string, unknown>, options: { readonly actor: { readonly did: string; readonly credentials?: ActorCredentials } }): Promise<FlowVersion>
   /** Starts an execution; resolves with its id once the start is durable. */
   startExecution(flow: FlowRef, input: unknown, options: StartOptions): Promise<string>
+  /**
+   * Starts an execution as `startExecution` does and resolves, once the start is durable, with
+   * its id, its status then and a way to wait for its end (no second lookup: a run that ended
+   * already is no longer live).
+   */
+  launch(flow: FlowRef, input: unknown, options: StartOptions): Promise<LaunchedExecution>
   /** Starts an execution and waits for its end. */
   run(flow: FlowRef, input: unknown, options: StartOptions): Promise<ExecutionResult>
   /** Waits for an execution (live or finished) to end. */
@@ -181,12 +202,32 @@ interface LiveExecution {
   held: HeldCompletion[]
   failure?: unknown
   /**
+   * Set from the start until the entry that opens the log is durable. The start is written with
+   * the execution's first entry (see `write`), so a run of pure steps that ends at once writes
+   * one entry, a final one carrying its start.
+   */
+  opening?: Opening | undefined
+  /**
    * The `steps` of the expression scope, kept up to date entry by entry, for flows without
    * parallel steps: one step is in flight at a time there, so nothing can change the scope while
    * a step evaluates and every dispatch can share it (no O(steps) copy per step). Flows with
    * parallel steps copy the scope per dispatch (a sibling branch may complete meanwhile).
    */
   scope?: ExpressionContext['steps']
+}
+
+interface Opening {
+  readonly payload: StartedPayload
+  readonly ts: number
+  readonly subnet: string
+  /** The `exec.started` event, emitted once the start is durable. */
+  readonly event: QflowEventData['q.qflow.exec.started.v1']
+  /** Whether the entry that opens the log was appended. */
+  written: boolean
+  /** Settles once that entry is durable, or failed. */
+  readonly durable: Promise<void>
+  resolve(): void
+  reject(err: unknown): void
 }
 
 interface HeldCompletion {
@@ -280,6 +321,8 @@ class QflowEngine implements Engine {
       for (const controller of exec.controllers.values()) controller.abort(new EngineNotStartedError())
     }
     await Promise.allSettled([...this.executions.values()].map((e) => e.tail))
+    // Starts not durable yet never will be here: their callers learn the engine stopped.
+    for (const exec of this.executions.values()) exec.opening?.reject(new EngineNotStartedError())
     this.executions.clear()
     this.waiters.clear()
   }
@@ -373,9 +416,16 @@ class QflowEngine implements Engine {
   // ---- starting ---------------------------------------------------------------------------
 
   async startExecution(ref: FlowRef, input: unknown, options: StartOptions): Promise<string> {
+    return (await this.launch(ref, input, options)).executionId
+  }
+
+  async launch(ref: FlowRef, input: unknown, options: StartOptions): Promise<LaunchedExecution> {
     this.assertStarted()
     const executionId = options.executionId ?? `exec-${randomUUID()}`
-    if (this.executions.has(executionId) || (await this.components.log.head(executionId)) !== undefined) return executionId
+    const live = this.executions.get(executionId)
+    if (live !== undefined) return this.launched(live)
+    const head = await this.components.log.head(executionId)
+    if (head !== undefined) return { executionId, status: head.status as ExecutionStatusName, wait: () => this.wait(executionId) }
     const { flow, hash } = await this.resolveFlow(ref)
     const graph = this.graphFor(flow, hash)
     const problems = graph.checkInput(input ?? null)
@@ -415,23 +465,38 @@ class QflowEngine implements Engine {
     }
     if (options.trigger !== undefined) payload.trigger = options.trigger
     if (options.parent !== undefined) payload.parent = { ...options.parent }
-    const result = await this.components.log.append(executionId, { kind: 'started', payload, subnet, ts: now })
-    const exec = this.track(initialState(executionId, graph, { seq: result.seq, kind: 'started', ts: now, payload }), graph)
-    const started: QflowEventData['q.qflow.exec.started.v1'] = {
+    const event: QflowEventData['q.qflow.exec.started.v1'] = {
       executionId,
       flowId: flow.id,
       flowVersion: flow.version,
       flowHash: hash,
       inputDigest: checked.operation.payloadDigest ?? payloadDigest(null)
     }
-    if (options.trigger !== undefined) started.trigger = options.trigger
-    this.emit('q.qflow.exec.started.v1', started, options.actor.did)
+    if (options.trigger !== undefined) event.trigger = options.trigger
+    // A start of the same id may have got here first while this one ran the pipeline.
+    const raced = this.executions.get(executionId)
+    if (raced !== undefined) return this.launched(raced)
+    // Nothing is written yet: the execution's first entry carries the start (see `write`).
+    const exec = this.track(initialState(executionId, graph, { seq: -1, kind: 'started', ts: now, payload }), graph)
+    let resolve!: () => void
+    let reject!: (err: unknown) => void
+    const durable = new Promise<void>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    exec.opening = { payload, ts: now, subnet, event, written: false, durable, resolve, reject }
     this.pump(exec)
-    return executionId
+    return this.launched(exec)
+  }
+
+  /** The handle of a live execution, once its start is durable. */
+  private async launched(exec: LiveExecution): Promise<LaunchedExecution> {
+    await exec.opening?.durable
+    return { executionId: exec.state.id, status: exec.state.status, wait: () => exec.done }
   }
 
   async run(ref: FlowRef, input: unknown, options: StartOptions): Promise<ExecutionResult> {
-    return this.wait(await this.startExecution(ref, input, options))
+    return (await this.launch(ref, input, options)).wait()
   }
 
   private track(state: ExecutionState, graph: FlowGraph): LiveExecution {
@@ -472,11 +537,12 @@ class QflowEngine implements Engine {
     let i = 0
     if (state === undefined) {
       const first = entries[0]
-      if (first === undefined || first.kind !== 'started') throw new UnknownExecutionError(executionId)
-      const started = first.payload as StartedPayload
-      graph = await this.graphByHash(started.flowHash)
-      state = initialState(executionId, graph, { seq: first.seq, kind: first.kind, ts: first.ts, payload: first.payload })
-      i = 1
+      const start = first === undefined ? undefined : startOf(first)
+      if (first === undefined || start === undefined) throw new UnknownExecutionError(executionId)
+      graph = await this.graphByHash((start.payload as StartedPayload).flowHash)
+      state = initialState(executionId, graph, start)
+      // A final entry that opened the log is applied after the start it carries.
+      i = start === first ? 1 : 0
     } else {
       graph = await this.graphByHash(state.flowHash)
     }
@@ -531,63 +597,90 @@ class QflowEngine implements Engine {
    */
   private append(exec: LiveExecution, kind: string, payload: unknown, stepId?: string, attempt?: number, onApplied?: () => void): Promise<void> {
     // After stop() the store may be closed: whatever was in flight resumes from the log next start.
-    if (!this.started || exec.failure !== undefined || !this.executions.has(exec.state.id)) return Promise.resolve()
+    if (!this.driving(exec)) return Promise.resolve()
     const held = exec.held
     if (held.length > 0 && CARRIER_KINDS.has(kind)) {
       exec.held = []
       const logged = { ...(payload as Record<string, unknown>), preceding: held.map((h) => h.completion) }
-      return this.write(exec, kind, logged, payload, stepId, attempt, true, () => {
+      return this.write(exec, entryInput(kind, logged, stepId, attempt, Date.now()), payload, true, () => {
         for (const h of held) h.announce()
         onApplied?.()
       })
     }
     this.writeHeld(exec)
-    return this.write(exec, kind, payload, payload, stepId, attempt, true, onApplied)
+    return this.write(exec, entryInput(kind, payload, stepId, attempt, Date.now()), payload, true, onApplied)
+  }
+
+  /** Whether the engine drives the execution still (not stopped, no store failure, not ended and gone). */
+  private driving(exec: LiveExecution): boolean {
+    return this.started && exec.failure === undefined && this.executions.has(exec.state.id)
   }
 
   /** Writes the held completions as entries of their own (their effect is in the state already). */
   private writeHeld(exec: LiveExecution): void {
     const held = exec.held
     exec.held = []
-    for (const h of held) void this.write(exec, 'step-completed', h.payload, h.payload, h.completion.stepId, h.completion.attempt, false, h.announce, h.completion.ts)
+    for (const h of held) {
+      void this.write(exec, entryInput('step-completed', h.payload, h.completion.stepId, h.completion.attempt, h.completion.ts), h.payload, false, h.announce)
+    }
+  }
+
+  /** Writes the execution's `started` entry, unless its start is written already. */
+  private writeStart(exec: LiveExecution): void {
+    const opening = exec.opening
+    if (opening === undefined || opening.written) return
+    void this.write(exec, { kind: 'started', payload: opening.payload, subnet: opening.subnet, ts: opening.ts }, opening.payload, false, undefined)
   }
 
   /**
-   * Writes one entry (`logged` is its payload as written; `payload` what is applied once it is
-   * durable, without the completions it carries, which were applied when they were held). An
-   * entry written for a held completion (`apply` false) only moves the state's seq on.
+   * Writes one entry (`input.payload` is its payload as written; `payload` what is applied once it
+   * is durable, without the completions it carries, which were applied when they were held). An
+   * entry written for a held completion, or the `started` entry (`apply` false), only moves the
+   * state's seq on. The execution's first entry carries its start: a final entry opens the log
+   * with the start in its payload (the run ended before it wrote anything), any other is preceded
+   * by the `started` entry.
    */
-  private write(
-    exec: LiveExecution,
-    kind: string,
-    logged: unknown,
-    payload: unknown,
-    stepId: string | undefined,
-    attempt: number | undefined,
-    apply: boolean,
-    onApplied: (() => void) | undefined,
-    ts = Date.now()
-  ): Promise<void> {
-    const input: { kind: string; payload: unknown; ts: number; stepId?: string; attempt?: number } = { kind, payload: logged, ts }
-    if (stepId !== undefined) input.stepId = stepId
-    if (attempt !== undefined) input.attempt = attempt
+  private write(exec: LiveExecution, input: EntryInput, payload: unknown, apply: boolean, onApplied: (() => void) | undefined): Promise<void> {
+    let opening: Opening | undefined
+    const pending = exec.opening
+    if (pending !== undefined && !pending.written) {
+      if (input.kind === 'started') {
+        opening = pending
+      } else if (apply && OPENING_KINDS.has(input.kind)) {
+        opening = pending
+        input.opens = true
+        input.subnet = pending.subnet
+        input.startedAt = pending.ts
+        const started: CarriedStart = { ...pending.payload, ts: pending.ts }
+        input.payload = { ...(input.payload as Record<string, unknown>), started }
+      } else {
+        this.writeStart(exec)
+      }
+      if (opening !== undefined) opening.written = true
+    }
     const appended = this.components.log.append(exec.state.id, input)
     // Handled in order below; this keeps a rejection from counting as unhandled meanwhile.
     appended.catch(() => {})
     if (apply) exec.unapplied++
     const applied = exec.tail.then(async () => {
       const { seq } = await appended
+      if (opening !== undefined) {
+        // Durable: the execution exists. Its launch resumes after this turn, with the state it reaches.
+        exec.opening = undefined
+        opening.resolve()
+        this.emit('q.qflow.exec.started.v1', opening.event, exec.state.actor)
+      }
       if (!apply) {
         exec.state.seq = seq
         onApplied?.()
         return
       }
       exec.unapplied--
-      const entry: StateEntry = { seq, kind, ts, payload }
-      if (stepId !== undefined) entry.stepId = stepId
-      if (attempt !== undefined) entry.attempt = attempt
+      const entry: StateEntry = { seq, kind: input.kind, ts: input.ts, payload }
+      if (input.stepId !== undefined) entry.stepId = input.stepId
+      if (input.attempt !== undefined) entry.attempt = input.attempt
       applyEntry(exec.state, exec.graph, entry)
-      this.rescope(exec, stepId)
+      this.rescope(exec, input.stepId)
       onApplied?.()
       this.afterApply(exec)
     })
@@ -626,9 +719,21 @@ class QflowEngine implements Engine {
   private stopDriving(exec: LiveExecution, err: unknown): void {
     // The log closed after a terminal entry (an abort racing a step): nothing is lost.
     if (isFinished(err)) return
+    // Once stopped, the entries queued behind the one that failed fail too: told once.
+    if (exec.failure !== undefined) return
     // The store refused or failed: stop driving this execution here; the log holds what was
     // committed and the next start resumes from it.
     exec.failure = err
+    const opening = exec.opening
+    if (opening !== undefined) {
+      // The start never became durable: there is no execution; its launch fails with the reason.
+      exec.opening = undefined
+      for (const timer of exec.timers.values()) clearTimeout(timer)
+      exec.timers.clear()
+      if (this.executions.get(exec.state.id) === exec) this.executions.delete(exec.state.id)
+      opening.reject(err)
+      return
+    }
     this.emitError(exec.state.id, err)
   }
 
@@ -656,6 +761,7 @@ class QflowEngine implements Engine {
    */
   private snapshot(exec: LiveExecution): void {
     if (exec.unapplied > 0) return
+    this.writeStart(exec)
     this.writeHeld(exec)
     exec.lastSnapshot = exec.state.seq
     const written = this.components.log.snapshot(exec.state.id, structuredClone(exec.state))
@@ -740,16 +846,16 @@ class QflowEngine implements Engine {
         exec.busy.add(t.id)
         this.setTimer(exec, t.id, due - Date.now(), () => {
           exec.busy.delete(t.id)
-          if (exec.state.status === 'running') this.launch(exec, t)
+          if (exec.state.status === 'running') this.runToken(exec, t)
           else this.pump(exec)
         })
         continue
       }
-      this.launch(exec, t)
+      this.runToken(exec, t)
     }
   }
 
-  private launch(exec: LiveExecution, t: TokenRecord): void {
+  private runToken(exec: LiveExecution, t: TokenRecord): void {
     exec.busy.add(t.id)
     this.dispatch(exec, t).catch((err) => {
       if (!isFinished(err)) this.emitError(exec.state.id, err)
@@ -843,6 +949,7 @@ class QflowEngine implements Engine {
       // A wait without a timeout lasts as long as the format allows, never forever.
       wait.deadline = Date.now() + (step.timeout ?? MAX_EVENT_WAIT_MS)
       await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey, wait }, step.id, attempt)
+      if (!this.driving(exec)) return
       this.emitDispatched(exec, step, attempt, idempotencyKey)
       const current = exec.state.tokens[t.id]
       if (current !== undefined) this.arm(exec, current)
@@ -859,6 +966,7 @@ class QflowEngine implements Engine {
         }
         dueAt = Date.now() + ms
         await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey, dueAt }, step.id, attempt)
+        if (!this.driving(exec)) return
         this.emitDispatched(exec, step, attempt, idempotencyKey)
       }
       const due = dueAt
@@ -869,6 +977,8 @@ class QflowEngine implements Engine {
     }
     if (!pure && !recovered) {
       await this.append(exec, 'step-dispatched', { token: t.id, idempotencyKey }, step.id, attempt)
+      // Not durable (the store failed, or the engine stopped): the step must not run.
+      if (!this.driving(exec)) return
       this.emitDispatched(exec, step, attempt, idempotencyKey)
     }
     const started = performance.now()
@@ -950,7 +1060,7 @@ class QflowEngine implements Engine {
       case 'sub-flow': {
         const input = await evaluateTemplates(step.input ?? (step.params as { input?: unknown } | undefined)?.input ?? null, context)
         const childId = `${exec.state.id}.${step.id}.${attempt}`
-        await this.startExecution(step.flow ?? '', input, {
+        const child = await this.launch(step.flow ?? '', input, {
           actor: { did: exec.state.actor, credentials: { vouchedBy: this.components.identity.did } },
           subnet: exec.state.subnet,
           trigger: `sub-flow:${exec.state.id}`,
@@ -958,7 +1068,7 @@ class QflowEngine implements Engine {
           parent: { executionId: exec.state.id, stepId: step.id }
         })
         const result = await Promise.race([
-          this.wait(childId),
+          child.wait(),
           new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
         ])
         if (result.status !== 'completed') {
@@ -1224,6 +1334,16 @@ class QflowEngine implements Engine {
   private emitError(executionId: string, err: unknown): void {
     this.onError?.(executionId, err)
   }
+}
+
+/** An entry as the engine appends it (the log's `AppendInput`, built up before it is written). */
+type EntryInput = { -readonly [K in keyof AppendInput]: AppendInput[K] } & { payload: unknown; ts: number }
+
+function entryInput(kind: string, payload: unknown, stepId: string | undefined, attempt: number | undefined, ts: number): EntryInput {
+  const input: EntryInput = { kind, payload, ts }
+  if (stepId !== undefined) input.stepId = stepId
+  if (attempt !== undefined) input.attempt = attempt
+  return input
 }
 
 function isFinished(err: unknown): boolean {

@@ -113,6 +113,18 @@ export interface PrecedingCompletion extends CompletedPayload {
   ts: number
 }
 
+/**
+ * The start that a final entry opening its execution's log carries (`payload.started`): a run
+ * that ended before it wrote anything else (a chain of pure steps) records its start and its end
+ * in that one entry. `ts` is when it started.
+ */
+export interface CarriedStart extends StartedPayload {
+  ts: number
+}
+
+/** The kinds of entry that may open a log carrying the start (`payload.started`). */
+export const OPENING_KINDS: ReadonlySet<string> = new Set(['completed', 'failed', 'aborted'])
+
 /** The kinds of entry whose payload may carry `preceding` completions, applied before the entry itself. */
 export const CARRIER_KINDS: ReadonlySet<string> = new Set(['step-dispatched', 'step-completed', 'step-failed', 'completed', 'log'])
 
@@ -152,6 +164,19 @@ export class InconsistentLogError extends Error {
     super(`Log entry ${seq}: ${message}`)
     this.seq = seq
   }
+}
+
+/**
+ * The start an execution's first entry records, as a `started` entry: the entry itself, or the
+ * start a final entry carries when it opened the log; undefined when it records none.
+ */
+export function startOf(first: StateEntry): StateEntry | undefined {
+  if (first.kind === 'started') return first
+  if (first.seq !== 0 || !OPENING_KINDS.has(first.kind)) return undefined
+  const started = (first.payload as { started?: unknown } | null)?.started as Partial<CarriedStart> | null | undefined
+  if (started === null || typeof started !== 'object' || typeof started.ts !== 'number' || typeof started.flowHash !== 'string') return undefined
+  const { ts, ...payload } = started
+  return { seq: first.seq, kind: 'started', ts, payload }
 }
 
 /** The state right after `started`. */

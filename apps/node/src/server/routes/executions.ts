@@ -1,10 +1,11 @@
-import type { ExecutionResult, ExecutionState } from '@qflow/scheduler'
+import { type ExecutionResult, type ExecutionState, startOf } from '@qflow/scheduler'
 import type { ExecutionHead, ExecutionStatus, LogEntry } from '@qflow/state'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { DEFAULT_LOG_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, EXECUTION_FLOW_CACHE_SIZE, MAX_LOG_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../constants.js'
 import type { ApiAction, Caller } from '../context.js'
 import { envelopeSchema, ok } from '../envelope.js'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationFailedError } from '../errors.js'
+import { resultWithin } from '../launch.js'
 import {
   controlBody,
   controlResult,
@@ -178,7 +179,8 @@ export function executionRoutes(runtime: ApiRuntime): FastifyPluginAsync {
     if (live !== undefined) found = { flowId: live.flowId, actor: live.actor }
     else {
       for await (const entry of parts().store.log.entries(executionId)) {
-        const payload = (entry.payload ?? {}) as { flowId?: unknown; actor?: unknown }
+        // `started`, or the final entry of a run that ended at once, carrying its start.
+        const payload = (startOf(entry)?.payload ?? {}) as { flowId?: unknown; actor?: unknown }
         if (typeof payload.flowId === 'string' && typeof payload.actor === 'string') found = { flowId: payload.flowId, actor: payload.actor }
         break
       }
@@ -217,23 +219,17 @@ export function executionRoutes(runtime: ApiRuntime): FastifyPluginAsync {
     await ctx.authorize(caller, `qflow:flow:${flowId}`, 'execute')
     const { engine, node } = parts()
     const ref = body.version === undefined ? flowId : `${flowId}@${body.version}`
-    const executionId = await engine.startExecution(ref, body.input === undefined ? {} : body.input, {
+    const launched = await engine.launch(ref, body.input === undefined ? {} : body.input, {
       actor: { did: caller.did, credentials: { vouchedBy: node.did } },
       trigger: 'api',
       ...(body.executionId === undefined ? {} : { executionId: body.executionId })
     })
+    const { executionId } = launched
     facts.set(executionId, { flowId, actor: caller.did })
-    if (body.wait !== true) return reply.code(202).send(ok(request, { executionId, flowId, status: engine.live(executionId)?.status ?? 'running' }))
-    const timeoutMs = Math.min(body.timeoutMs ?? runtime.waitTimeoutMs, runtime.maxWaitTimeoutMs)
-    let timer: NodeJS.Timeout | undefined
-    const result = await Promise.race([
-      engine.wait(executionId),
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), timeoutMs)
-      })
-    ]).finally(() => clearTimeout(timer))
+    if (body.wait !== true) return reply.code(202).send(ok(request, { executionId, flowId, status: launched.status }))
+    const result = await resultWithin(launched, Math.min(body.timeoutMs ?? runtime.waitTimeoutMs, runtime.maxWaitTimeoutMs))
     if (result !== undefined) return reply.code(200).send(ok(request, resultView(flowId, result)))
-    return reply.code(202).send(ok(request, { executionId, flowId, status: engine.live(executionId)?.status ?? 'running' }))
+    return reply.code(202).send(ok(request, { executionId, flowId, status: engine.live(executionId)?.status ?? launched.status }))
   }
 
   const startResponses = {

@@ -31,6 +31,7 @@ import { API_PREFIX, METRICS_PREFIX } from '../constants.js'
 import type { ApiContext } from '../context.js'
 import { envelopeSchema, ok, toApiError } from '../envelope.js'
 import { ApiError, ApiErrorCode, NotFoundError, RateLimitedError, UnauthenticatedError, ValidationFailedError } from '../errors.js'
+import { resultWithin } from '../launch.js'
 import { ERROR_RESPONSES } from '../schemas.js'
 import {
   DEFAULT_WEBHOOK_BODY_LIMIT,
@@ -370,24 +371,17 @@ export function webhookRoutes(ctx: ApiContext, init: WebhookRoutesInit = {}): Fa
         }
       })
       const primary = ids[0]
-      const executionId = await engine.startExecution(flow.hash, event.input, {
+      const launched = await engine.launch(flow.hash, event.input, {
         actor: sender.actor,
         trigger: `webhook:${triggerId}`,
         // The pipeline digested this input already: the start need not do it again.
         ...(checked.operation.payloadDigest === undefined ? {} : { inputDigest: checked.operation.payloadDigest }),
         ...(primary === undefined ? {} : { executionId: executionIdOf(flowId, triggerId, primary.key) })
       })
-      if (trigger.trigger.respond !== 'on-completion') {
-        return reply.code(202).send(ok(request, { executionId, flowId, status: engine.live(executionId)?.status ?? 'running' }))
-      }
-      let timer: NodeJS.Timeout | undefined
-      const result = await Promise.race([
-        engine.wait(executionId),
-        new Promise<undefined>((resolve) => {
-          timer = setTimeout(() => resolve(undefined), waitTimeoutMs)
-        })
-      ]).finally(() => clearTimeout(timer))
-      if (result === undefined) return reply.code(202).send(ok(request, { executionId, flowId, status: engine.live(executionId)?.status ?? 'running' }))
+      const { executionId } = launched
+      if (trigger.trigger.respond !== 'on-completion') return reply.code(202).send(ok(request, { executionId, flowId, status: launched.status }))
+      const result = await resultWithin(launched, waitTimeoutMs)
+      if (result === undefined) return reply.code(202).send(ok(request, { executionId, flowId, status: engine.live(executionId)?.status ?? launched.status }))
       return reply.code(200).send(
         ok(request, {
           executionId,
