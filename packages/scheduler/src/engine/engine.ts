@@ -243,6 +243,9 @@ function stepScope(record: StepRecord): ExpressionContext['steps'][string] {
 
 const PURE_ACTIONS = new Set(['data.transform', 'log'])
 
+/** The signal pure steps' actions get: they compute without waiting on anything, so nothing aborts them. */
+const NEVER_ABORTED = new AbortController().signal
+
 function errorInfo(err: unknown): ErrorInfo {
   const e = err as { name?: unknown; message?: unknown; retryable?: unknown; code?: unknown } | null
   const info: ErrorInfo = {
@@ -982,8 +985,10 @@ class QflowEngine implements Engine {
       this.emitDispatched(exec, step, attempt, idempotencyKey)
     }
     const started = performance.now()
-    const controller = new AbortController()
-    exec.controllers.set(t.id, controller)
+    // A pure step computes without waiting on anything: nothing could stop it midway, so it gets
+    // no controller of its own (nor a timer, below).
+    const controller = pure ? undefined : new AbortController()
+    if (controller !== undefined) exec.controllers.set(t.id, controller)
     const timeoutMs = step.timeout ?? step.resourceLimits?.timeoutMs ?? this.stepTimeout
     let output: unknown
     let outcome: StepOutcome = 'success'
@@ -994,11 +999,10 @@ class QflowEngine implements Engine {
         outcome = value === true ? 'true' : 'false'
         output = { result: value === true }
       } else {
-        // A pure step computes on the event loop without waiting on anything: no timer could stop
-        // it, so none is armed.
-        output = pure
-          ? await this.execute(exec, step, attempt, idempotencyKey, context, controller.signal)
-          : await this.withTimeout(step, timeoutMs, controller, (signal) => this.execute(exec, step, attempt, idempotencyKey, context, signal))
+        output =
+          controller === undefined
+            ? await this.execute(exec, step, attempt, idempotencyKey, context, NEVER_ABORTED)
+            : await this.withTimeout(step, timeoutMs, controller, (signal) => this.execute(exec, step, attempt, idempotencyKey, context, signal))
       }
       output = plainData(output)
       if (step.outputSchema !== undefined && this.components.qerberos !== undefined) {
