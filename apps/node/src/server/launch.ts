@@ -1,11 +1,14 @@
 import type { ExecutionResult, LaunchedExecution } from '@qflow/scheduler'
 
+/** The statuses an execution ends in: its state never changes again. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'aborted'])
+
 /**
  * The result of a launched execution if it ends within `timeoutMs`, else undefined (it runs on).
  * A run that had ended when its start was durable (pure steps only) needs no timer.
  */
 export async function resultWithin(launched: LaunchedExecution, timeoutMs: number): Promise<ExecutionResult | undefined> {
-  if (launched.status === 'completed' || launched.status === 'failed' || launched.status === 'aborted') return launched.wait()
+  if (FINAL_STATUSES.has(launched.status)) return launched.wait()
   let timer: NodeJS.Timeout | undefined
   return Promise.race([
     launched.wait(),

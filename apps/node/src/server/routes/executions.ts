@@ -5,7 +5,7 @@ import { DEFAULT_LOG_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, EXECUTION_FLOW_CACHE_SIZE, 
 import type { ApiAction, Caller } from '../context.js'
 import { envelopeSchema, ok } from '../envelope.js'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationFailedError } from '../errors.js'
-import { resultWithin } from '../launch.js'
+import { FINAL_STATUSES, resultWithin } from '../launch.js'
 import {
   controlBody,
   controlResult,
@@ -25,8 +25,6 @@ import {
   startResult
 } from '../schemas.js'
 import type { ApiRuntime } from '../server.js'
-
-const TERMINAL = new Set(['completed', 'failed', 'aborted'])
 
 /** An execution's state as the API answers it (the engine's internals, tokens and joins, left out). */
 export interface ExecutionView {
@@ -167,7 +165,7 @@ export function executionRoutes(runtime: ApiRuntime): FastifyPluginAsync {
     const known = finished.get(executionId)
     if (known !== undefined) return known
     const view = executionView(await parts().engine.state(executionId))
-    if (TERMINAL.has(view.status)) finished.set(executionId, view)
+    if (FINAL_STATUSES.has(view.status)) finished.set(executionId, view)
     return view
   }
 
@@ -388,7 +386,7 @@ export function executionRoutes(runtime: ApiRuntime): FastifyPluginAsync {
           const { id } = request.params as { id: string }
           const reason = (request.body as { reason?: string } | null | undefined)?.reason
           const view = await authorizedView(request, id, 'execute')
-          if (TERMINAL.has(view.status)) throw new ConflictError(`execution ${id} is ${view.status}`, { executionId: id, status: view.status })
+          if (FINAL_STATUSES.has(view.status)) throw new ConflictError(`execution ${id} is ${view.status}`, { executionId: id, status: view.status })
           const { engine } = parts()
           if (verb === 'pause') await engine.pause(id, reason)
           else if (verb === 'resume') await engine.resume(id)
