@@ -104,6 +104,32 @@ describe('engine: sequential flows, conditions and the log', () => {
     expect(ends).toHaveLength(2)
   })
 
+  it('digests outputs only for listeners that read them (digests: false)', async () => {
+    const e = await setup({ listen: false })
+    await e.engine.createFlow(threeSteps(e.user.did), { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const run = async () => e.engine.run('orders', { items: [{ price: 70 }, { price: 50 }] }, { actor: { did: e.user.did, credentials: { token: await e.token() } } })
+    const digestsOf = (events: QflowEvent[], executionId: string) =>
+      events.filter((ev) => (ev.data as { executionId?: string }).executionId === executionId).map((ev) => [ev.type, (ev.data as { outputDigest?: string }).outputDigest])
+    const counted: QflowEvent[] = []
+    const off = e.engine.onEvent((event) => counted.push(event), { types: ['q.qflow.exec.step.completed.v1', 'q.qflow.exec.completed.v1'], digests: false })
+    const alone = await run()
+    expect(digestsOf(counted, alone.executionId)).toEqual([
+      ...Array.from({ length: 4 }, () => ['q.qflow.exec.step.completed.v1', undefined]),
+      ['q.qflow.exec.completed.v1', undefined]
+    ])
+    // A listener of the execution's end that reads digests: the end carries one, the steps still not.
+    const readers: QflowEvent[] = []
+    const offReader = e.engine.onEvent((event) => readers.push(event), { types: ['q.qflow.exec.completed.v1'] })
+    const shared = await run()
+    expect(digestsOf(counted, shared.executionId).at(-1)).toEqual(['q.qflow.exec.completed.v1', payloadDigest(shared.output)])
+    expect(digestsOf(counted, shared.executionId).slice(0, 4).every(([, digest]) => digest === undefined)).toBe(true)
+    expect(digestsOf(readers, shared.executionId)).toEqual([['q.qflow.exec.completed.v1', payloadDigest(shared.output)]])
+    offReader()
+    const after = await run()
+    expect(digestsOf(counted, after.executionId).at(-1)).toEqual(['q.qflow.exec.completed.v1', undefined])
+    off()
+  })
+
   it('refuses an invalid flow (a cycle) with every problem listed, storing nothing', async () => {
     const e = await setup()
     const cyclic = flowOf(

@@ -81,7 +81,7 @@ export async function drainSteps(components: StepDrainComponents, timeoutMs: num
         for (const key of [...(byExecution.get(executionId) ?? [])]) settle(key)
       }
     },
-    { types: ['q.qflow.exec.step.completed.v1', 'q.qflow.exec.completed.v1'] }
+    { types: ['q.qflow.exec.step.completed.v1', 'q.qflow.exec.completed.v1'], digests: false }
   )
   try {
     const types = new Map<string, Map<string, { type: string; action?: string }>>()

@@ -236,7 +236,8 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
       if (event.type === 'q.qflow.exec.started.v1') metrics.executionsStarted.inc({ trigger: triggerKind((event.data as { trigger?: string }).trigger) })
       else if (event.type === 'q.qflow.exec.completed.v1') metrics.executionsCompleted.inc({ status: (event.data as { status: string }).status })
     },
-    { types: ['q.qflow.exec.started.v1', 'q.qflow.exec.completed.v1'] }
+    // Counting needs no output digests: none is computed for this listener.
+    { types: ['q.qflow.exec.started.v1', 'q.qflow.exec.completed.v1'], digests: false }
   )
 
   const callers = new WeakMap<FastifyRequest, Caller>()

@@ -88,6 +88,13 @@ export interface StartOptions {
 export interface EventListenOptions {
   /** The event types the listener takes; default every one. */
   readonly types?: readonly QflowEventName[]
+  /**
+   * Whether the listener reads the output digests events carry (`outputDigest` of
+   * `exec.step.completed` and `exec.completed`); default true. With false the engine digests no
+   * output for it (a canonical JSON encoding and a SHA-256 of every output): its events carry one
+   * only when another listener of that type reads digests.
+   */
+  readonly digests?: boolean
 }
 
 /** Options of {@link engine}; all optional. */
@@ -281,9 +288,11 @@ class QflowEngine implements Engine {
   private readonly executions = new Map<string, LiveExecution>()
   private readonly waiters = new Map<string, Set<Waiter>>()
   /** Each listener with the event types it takes (undefined: every type). */
-  private readonly listeners = new Map<(event: QflowEvent) => void, ReadonlySet<string> | undefined>()
+  private readonly listeners = new Map<(event: QflowEvent) => void, { readonly types: ReadonlySet<string> | undefined; readonly digests: boolean }>()
   /** How many listeners take each event type (those taking every type count under '*'). */
   private readonly wanted = new Map<string, number>()
+  /** The same, of the listeners that read output digests. */
+  private readonly digested = new Map<string, number>()
   private readonly graphs = new Map<string, FlowGraph>()
   private readonly stepTimeout: number
   private readonly snapshotEvery: number
@@ -795,7 +804,7 @@ class QflowEngine implements Engine {
       status: result.status,
       durationMs: Math.max(0, exec.state.updatedAt - exec.state.startedAt)
     }
-    if (result.output !== undefined && this.wants('q.qflow.exec.completed.v1')) data.outputDigest = payloadDigest(result.output)
+    if (result.output !== undefined && this.wantsDigests('q.qflow.exec.completed.v1')) data.outputDigest = payloadDigest(result.output)
     if (result.error !== undefined) {
       data.error = { name: result.error.name, message: result.error.message }
       if (result.error.stepId !== undefined) data.error.stepId = result.error.stepId
@@ -1113,7 +1122,7 @@ class QflowEngine implements Engine {
         status: 'succeeded',
         durationMs
       }
-      if (this.wants('q.qflow.exec.step.completed.v1')) data.outputDigest = payloadDigest(output)
+      if (this.wantsDigests('q.qflow.exec.step.completed.v1')) data.outputDigest = payloadDigest(output)
       this.emit('q.qflow.exec.step.completed.v1', data, exec.state.actor)
     }
     // A pure step's completion (without parallel steps, where one step runs at a time) waits for
@@ -1272,20 +1281,19 @@ class QflowEngine implements Engine {
   onEvent(listener: (event: QflowEvent) => void, options: EventListenOptions = {}): () => void {
     if (this.listeners.has(listener)) return () => this.unlisten(listener)
     const types = options.types === undefined ? undefined : new Set<string>(options.types)
-    this.listeners.set(listener, types)
-    for (const type of types ?? ['*']) this.wanted.set(type, (this.wanted.get(type) ?? 0) + 1)
+    const digests = options.digests !== false
+    this.listeners.set(listener, { types, digests })
+    count(this.wanted, types, 1)
+    if (digests) count(this.digested, types, 1)
     return () => this.unlisten(listener)
   }
 
   private unlisten(listener: (event: QflowEvent) => void): void {
-    if (!this.listeners.has(listener)) return
-    const types = this.listeners.get(listener)
+    const listening = this.listeners.get(listener)
+    if (listening === undefined) return
     this.listeners.delete(listener)
-    for (const type of types ?? ['*']) {
-      const left = (this.wanted.get(type) ?? 1) - 1
-      if (left === 0) this.wanted.delete(type)
-      else this.wanted.set(type, left)
-    }
+    count(this.wanted, listening.types, -1)
+    if (listening.digests) count(this.digested, listening.types, -1)
   }
 
   /** Whether any listener takes events of this type. */
@@ -1293,10 +1301,15 @@ class QflowEngine implements Engine {
     return this.wanted.size > 0 && (this.wanted.has('*') || this.wanted.has(type))
   }
 
+  /** Whether any listener of this type reads the output digests its events carry. */
+  private wantsDigests(type: QflowEventName): boolean {
+    return this.digested.size > 0 && (this.digested.has('*') || this.digested.has(type))
+  }
+
   private emit<N extends QflowEventName>(type: N, data: QflowEventData[N], actor: string): void {
     if (!this.wants(type)) return
     const event = createEvent(type, data, { source: `qflow://${this.components.identity.did}`, actor })
-    for (const [listener, types] of this.listeners) {
+    for (const [listener, { types }] of this.listeners) {
       if (types !== undefined && !types.has(type)) continue
       try {
         listener(event as QflowEvent)
@@ -1348,6 +1361,15 @@ function entryInput(kind: string, payload: unknown, stepId: string | undefined, 
   if (stepId !== undefined) input.stepId = stepId
   if (attempt !== undefined) input.attempt = attempt
   return input
+}
+
+/** Adds `by` to the count of each of `types` (every type: '*'), dropping counts that reach 0. */
+function count(counts: Map<string, number>, types: ReadonlySet<string> | undefined, by: 1 | -1): void {
+  for (const type of types ?? ['*']) {
+    const next = (counts.get(type) ?? 0) + by
+    if (next <= 0) counts.delete(type)
+    else counts.set(type, next)
+  }
 }
 
 function isFinished(err: unknown): boolean {
