@@ -74,8 +74,9 @@ export function entryRows(e: LoggedEntry): string[][] {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return [cells(e.kind, e.ts, e.stepId, e.attempt, e.payload)]
   const rows: string[][] = []
   // (What the engine's `startOf` reads; the CLI does not load the engine to show a log.)
-  const start = e.seq === 0 && e.kind !== 'started' ? (payload.started as Record<string, unknown> | null | undefined) : undefined
-  if (start !== null && typeof start === 'object') {
+  const carried = e.seq === 0 && e.kind !== 'started' ? payload.started : undefined
+  const start = carried !== null && typeof carried === 'object' ? (carried as Record<string, unknown>) : undefined
+  if (start !== undefined) {
     const { ts, ...started } = start
     rows.push(cells('started', typeof ts === 'number' ? ts : e.ts, undefined, undefined, started))
   }
@@ -85,8 +86,8 @@ export function entryRows(e: LoggedEntry): string[][] {
     rows.push(cells('step-completed', typeof ts === 'number' ? ts : e.ts, typeof stepId === 'string' ? stepId : undefined, typeof attempt === 'number' ? attempt : undefined, rest))
   }
   if (rows.length === 0) return [cells(e.kind, e.ts, e.stepId, e.attempt, payload)]
-  const { preceding: _carried, ...own } = payload
-  if (start !== null && typeof start === 'object') delete own.started
+  const { preceding: _preceding, ...own } = payload
+  if (start !== undefined) delete own.started
   rows.push(cells(e.kind, e.ts, e.stepId, e.attempt, own))
   return rows
 }

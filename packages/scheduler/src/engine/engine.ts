@@ -287,7 +287,7 @@ function matchesFilterSync(filter: unknown, payload: unknown): boolean {
 class QflowEngine implements Engine {
   private readonly executions = new Map<string, LiveExecution>()
   private readonly waiters = new Map<string, Set<Waiter>>()
-  /** Each listener with the event types it takes (undefined: every type). */
+  /** Each listener with the event types it takes (undefined: every type) and whether it reads output digests. */
   private readonly listeners = new Map<(event: QflowEvent) => void, { readonly types: ReadonlySet<string> | undefined; readonly digests: boolean }>()
   /** How many listeners take each event type (those taking every type count under '*'). */
   private readonly wanted = new Map<string, number>()
@@ -1298,12 +1298,12 @@ class QflowEngine implements Engine {
 
   /** Whether any listener takes events of this type. */
   private wants(type: QflowEventName): boolean {
-    return this.wanted.size > 0 && (this.wanted.has('*') || this.wanted.has(type))
+    return counted(this.wanted, type)
   }
 
   /** Whether any listener of this type reads the output digests its events carry. */
   private wantsDigests(type: QflowEventName): boolean {
-    return this.digested.size > 0 && (this.digested.has('*') || this.digested.has(type))
+    return counted(this.digested, type)
   }
 
   private emit<N extends QflowEventName>(type: N, data: QflowEventData[N], actor: string): void {
@@ -1370,6 +1370,11 @@ function count(counts: Map<string, number>, types: ReadonlySet<string> | undefin
     if (next <= 0) counts.delete(type)
     else counts.set(type, next)
   }
+}
+
+/** Whether `counts` (see {@link count}) holds a listener of `type`. */
+function counted(counts: ReadonlyMap<string, number>, type: string): boolean {
+  return counts.size > 0 && (counts.has('*') || counts.has(type))
 }
 
 function isFinished(err: unknown): boolean {
