@@ -4,6 +4,15 @@ export const DEFAULT_PATH = ':memory:'
 /** SQLite page cache of an open index, in MiB (a ceiling: memory is used as pages are read). */
 export const DEFAULT_CACHE_SIZE_MB = 64
 
+/**
+ * Beside a database opened with `crashRecovery: 'rebuild'`: the machine's boot id while the
+ * database is open (the file is removed once a stop has synced the database).
+ */
+export const OPEN_MARK_SUFFIX = '.open'
+
+/** Where Linux tells the id of the current boot. */
+export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id'
+
 /** Size the WAL file is truncated back to after a checkpoint, in bytes. */
 export const WAL_SIZE_LIMIT = 64 * 1024 * 1024
 

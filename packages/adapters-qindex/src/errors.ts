@@ -54,13 +54,18 @@ export class InvalidCursorError extends InvalidIndexQueryError {
   }
 }
 
-/** What gave a corrupted index database away. */
-export type IndexCorruptionReason = 'bad-header' | 'not-a-database' | 'corrupt' | 'quick-check-failed'
+/**
+ * What gave a corrupted index database away. `machine-restarted`: the database may be damaged
+ * rather than known to be: it was open without syncing its writes (`crashRecovery: 'rebuild'`)
+ * when the machine went down.
+ */
+export type IndexCorruptionReason = 'bad-header' | 'not-a-database' | 'corrupt' | 'quick-check-failed' | 'machine-restarted'
 
 /**
  * Thrown (and reported through `onCorrupt`) when the index database file is damaged: it does not
  * start with the SQLite header, SQLite calls it corrupt or not a database, or `PRAGMA quick_check`
- * fails. When a source is injected, the index moves the broken file aside and rebuilds.
+ * fails, or (with `crashRecovery: 'rebuild'`) the machine went down while the database was open
+ * unsynced. When a source is injected, the index moves the broken file aside and rebuilds.
  */
 export class IndexCorruptError extends Error {
   static override readonly name = 'IndexCorruptError'
@@ -73,7 +78,7 @@ export class IndexCorruptError extends Error {
   movedTo: string | undefined
 
   constructor(path: string, reason: IndexCorruptionReason, detail: string, cause?: unknown) {
-    super(`Index database ${path} is corrupt (${reason}): ${detail}`, cause === undefined ? undefined : { cause })
+    super(`Index database ${path} ${reason === 'machine-restarted' ? 'may be damaged' : 'is corrupt'} (${reason}): ${detail}`, cause === undefined ? undefined : { cause })
     this.path = path
     this.reason = reason
     this.movedTo = undefined

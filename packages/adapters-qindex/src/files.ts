@@ -1,6 +1,6 @@
-import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { SQLITE_HEADER } from './constants.js'
+import { BOOT_ID_PATH, OPEN_MARK_SUFFIX, SQLITE_HEADER } from './constants.js'
 
 /** The files SQLite keeps beside a database in WAL mode. */
 const SIDECARS = ['-wal', '-shm', '-journal'] as const
@@ -46,23 +46,73 @@ export function moveDatabaseFiles(path: string, to: string): string {
   return to
 }
 
-/** Flushes a file, then renames it over `to` and flushes the directory: the swap survives a crash. */
-export function durableRename(from: string, to: string): void {
-  const fd = openSync(from, 'r+')
+/** Flushes a file to disk. */
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r+')
   try {
     fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
-  renameSync(from, to)
+}
+
+/** Flushes the directory holding `path`, so a rename, creation or removal in it is durable. */
+function fsyncDirOf(path: string): void {
   try {
-    const dir = openSync(dirname(to), 'r')
+    const dir = openSync(dirname(path), 'r')
     try {
       fsyncSync(dir)
     } finally {
       closeSync(dir)
     }
   } catch {
-    // Some file systems refuse to fsync a directory; the rename itself is still atomic.
+    // Some file systems refuse to fsync a directory; the change itself is still atomic.
   }
+}
+
+/** Flushes a file, then renames it over `to` and flushes the directory: the swap survives a crash. */
+export function durableRename(from: string, to: string): void {
+  fsyncFile(from)
+  renameSync(from, to)
+  fsyncDirOf(to)
+}
+
+/** The id of the machine's current boot, or undefined where the system does not tell it (not Linux). */
+export function currentBootId(): string | undefined {
+  try {
+    const id = readFileSync(BOOT_ID_PATH, 'latin1').trim()
+    return id === '' ? undefined : id
+  } catch {
+    return undefined
+  }
+}
+
+/** The boot id in the open mark beside a database, or undefined when there is no mark. */
+export function readOpenMark(path: string): string | undefined {
+  try {
+    return readFileSync(`${path}${OPEN_MARK_SUFFIX}`, 'latin1').trim()
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/** Writes the open mark beside a database and makes it durable before any unsynced write follows. */
+export function writeOpenMark(path: string, bootId: string): void {
+  const mark = `${path}${OPEN_MARK_SUFFIX}`
+  const fd = openSync(mark, 'w')
+  try {
+    writeSync(fd, `${bootId}\n`)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  fsyncDirOf(mark)
+}
+
+/** Flushes a closed database (and a WAL left beside it) to disk, then removes its open mark durably. */
+export function syncAndClearOpenMark(path: string): void {
+  for (const file of [path, `${path}-wal`]) if (existsSync(file)) fsyncFile(file)
+  rmSync(`${path}${OPEN_MARK_SUFFIX}`, { force: true })
+  fsyncDirOf(path)
 }

@@ -19,7 +19,7 @@ if (port !== null) {
   const init = workerData as WriterInit
   let store: IndexStore | undefined
   try {
-    store = IndexStore.open(init.path, { bulk: false, now: Date.now, cacheSizeMB: init.cacheSizeMB })
+    store = IndexStore.open(init.path, { bulk: false, synchronous: init.synchronous, now: Date.now, cacheSizeMB: init.cacheSizeMB })
     port.postMessage({ ready: true } satisfies WriterResponse)
   } catch (err) {
     port.postMessage({ ready: false, failure: failure(err) } satisfies WriterResponse)

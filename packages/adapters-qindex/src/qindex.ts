@@ -30,6 +30,20 @@ export interface QindexInit {
    * databases always write on the calling thread.
    */
   writerThread?: boolean
+  /**
+   * How a file database outlives a machine crash (power loss, kernel panic):
+   * - `'sync'` (default): SQLite syncs the WAL at each checkpoint (`synchronous = NORMAL`); the
+   *   database stays sound, though it may lack its last commits.
+   * - `'rebuild'`: nothing is synced while the index runs (`synchronous = OFF`: commits and
+   *   checkpoints cost no fsync, and a process crash still loses nothing). Instead the index keeps
+   *   `<path>.open` holding the machine's boot id while it is open, and a start that finds the
+   *   mark of another boot treats the database as damaged (`IndexCorruptError`, reason
+   *   `machine-restarted`, reported through `onCorrupt`): it is moved aside and rebuilt from the
+   *   source. `stop()` syncs the files and removes the mark. Needs the `source` component (a
+   *   start without one throws `MissingIndexSourceError`); where the system tells no boot id
+   *   (not Linux) it acts as `'sync'`. For an index that is a view of a store, as the node's is.
+   */
+  crashRecovery?: 'sync' | 'rebuild'
 }
 
 /** What the index is given. */

@@ -13,7 +13,18 @@ import {
   MissingIndexSourceError,
   QindexNotStartedError
 } from './errors.js'
-import { durableRename, fileSize, hasSqliteHeader, moveDatabaseFiles, removeDatabaseFiles, removeSidecars } from './files.js'
+import {
+  currentBootId,
+  durableRename,
+  fileSize,
+  hasSqliteHeader,
+  moveDatabaseFiles,
+  readOpenMark,
+  removeDatabaseFiles,
+  removeSidecars,
+  syncAndClearOpenMark,
+  writeOpenMark
+} from './files.js'
 import { ftsMatchExpression } from './fts.js'
 import type { ArchiveOptions, IndexRecordSource, QindexComponents, QindexInit, RebuildResult, SqliteQindex } from './qindex.js'
 import { buildPageQuery, type SqlStatement, tagsAnyProbe, textProbe } from './query-sql.js'
@@ -79,6 +90,8 @@ export class SqliteQindexImpl implements SqliteQindex {
   private writer: IndexWriterThread | undefined
   /** Batches handed to the writer thread and not yet answered. */
   private readonly handedOff = new Set<Promise<void>>()
+  /** The boot id in this database's open mark while it runs unsynced (`crashRecovery: 'rebuild'`); undefined: synced. */
+  private bootId: string | undefined
 
   constructor(init: QindexInit, components: QindexComponents) {
     this.init = init
@@ -116,6 +129,11 @@ export class SqliteQindexImpl implements SqliteQindex {
       // Statistics are an optimisation; closing matters more.
     }
     store.close()
+    if (this.bootId !== undefined) {
+      // Every connection is closed: what SQLite left unsynced goes to disk before the mark goes.
+      syncAndClearOpenMark(this.path)
+      this.bootId = undefined
+    }
   }
 
   private async open(): Promise<void> {
@@ -129,6 +147,7 @@ export class SqliteQindexImpl implements SqliteQindex {
       return
     }
     removeDatabaseFiles(this.rebuildPath())
+    const restarted = this.markOpen(source !== undefined)
     const size = fileSize(this.path)
     if (size === undefined || size === 0) {
       if (source !== undefined && rebuildWhenMissing) {
@@ -141,6 +160,9 @@ export class SqliteQindexImpl implements SqliteQindex {
     }
     let store: IndexStore
     try {
+      if (restarted) {
+        throw new IndexCorruptError(this.path, 'machine-restarted', 'the machine went down while the database was open without syncing its writes')
+      }
       store = this.openChecked()
     } catch (err) {
       if (!(err instanceof IndexCorruptError)) throw err
@@ -156,6 +178,23 @@ export class SqliteQindexImpl implements SqliteQindex {
       store = this.swapFileIn(built.store)
     }
     this.install(store, generation)
+  }
+
+  /**
+   * With `crashRecovery: 'rebuild'` (and a boot id to go by), marks the file database open in this
+   * boot, durably, before anything is written to it unsynced. Returns whether the previous mark
+   * was left by another boot: the machine went down while the database was open.
+   */
+  private markOpen(hasSource: boolean): boolean {
+    this.bootId = undefined
+    if (this.init.crashRecovery !== 'rebuild') return false
+    if (!hasSource) throw new MissingIndexSourceError("crashRecovery 'rebuild' needs the source component to rebuild from")
+    const bootId = currentBootId()
+    if (bootId === undefined) return false
+    const previous = readOpenMark(this.path)
+    writeOpenMark(this.path, bootId)
+    this.bootId = bootId
+    return previous !== undefined && previous !== bootId
   }
 
   /** Hands a corruption to the `onCorrupt` hook; a throwing hook must not stop the recovery. */
@@ -182,7 +221,7 @@ export class SqliteQindexImpl implements SqliteQindex {
 
   private openStore(path: string, bulk = false): IndexStore {
     try {
-      return IndexStore.open(path, { bulk, now: this.now, cacheSizeMB: this.cacheSizeMB })
+      return IndexStore.open(path, { bulk, synchronous: this.synchronous, now: this.now, cacheSizeMB: this.cacheSizeMB })
     } catch (err) {
       throw this.classify(err, path)
     }
@@ -208,6 +247,11 @@ export class SqliteQindexImpl implements SqliteQindex {
       }
     }
     return store
+  }
+
+  /** Whether this index's connections sync their writes (see `crashRecovery`). */
+  private get synchronous(): 'normal' | 'off' {
+    return this.bootId === undefined ? 'normal' : 'off'
   }
 
   private rebuildPath(): string {
@@ -247,7 +291,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   private async attachWriter(): Promise<void> {
     if (this.path === MEMORY || this.init.writerThread === false || this.writer !== undefined || this.store === undefined) return
     const generation = this.generation
-    const writer = await IndexWriterThread.open({ path: this.path, cacheSizeMB: this.cacheSizeMB })
+    const writer = await IndexWriterThread.open({ path: this.path, cacheSizeMB: this.cacheSizeMB, synchronous: this.synchronous })
     if (writer === undefined) return
     if (generation !== this.generation || this.store === undefined || this.writer !== undefined) {
       await writer.close()

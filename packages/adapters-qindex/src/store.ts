@@ -69,6 +69,12 @@ export interface StoreOptions {
    * is thrown away), a larger cache.
    */
   readonly bulk?: boolean
+  /**
+   * Outside bulk mode: whether commits and checkpoints are synced (`normal`, SQLite's
+   * `synchronous = NORMAL` in WAL mode: a machine crash leaves the database sound) or not (`off`:
+   * a process crash loses nothing, a machine crash may damage the database). Default `normal`.
+   */
+  readonly synchronous?: 'normal' | 'off'
   /** The clock, for the schema version table. */
   readonly now: () => number
   /** Page cache ceiling, MiB. */
@@ -159,7 +165,7 @@ export class IndexStore {
         db.pragma('synchronous = OFF')
       } else {
         db.pragma('journal_mode = WAL')
-        db.pragma('synchronous = NORMAL')
+        db.pragma(options.synchronous === 'off' ? 'synchronous = OFF' : 'synchronous = NORMAL')
         db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`)
       }
       db.pragma(`cache_size = ${-Math.round(options.cacheSizeMB * 1024)}`)

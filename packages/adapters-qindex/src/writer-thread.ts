@@ -8,6 +8,7 @@ import type { StoredRecord } from './validate.js'
 export interface WriterInit {
   readonly path: string
   readonly cacheSizeMB: number
+  readonly synchronous: 'normal' | 'off'
 }
 
 /** A message to the writer thread. */

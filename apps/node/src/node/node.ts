@@ -172,7 +172,8 @@ class EmbeddedQflowNode implements QflowNode {
       await consent.grant(createGrant({ id: ADMIN_GRANT_ID, subject: admin.did, resource: ADMIN_RESOURCE, actions: ['*'], grantedBy: node.did }))
     }
 
-    const index = qindex({ path: resolve(dataDir, DATA_DIR_LAYOUT.index) })({ source: () => indexRecordsOf(store, subnet) })
+    // The index is a view of the state store: it runs unsynced and is rebuilt should the machine go down under it.
+    const index = qindex({ path: resolve(dataDir, DATA_DIR_LAYOUT.index), crashRecovery: 'rebuild' })({ source: () => indexRecordsOf(store, subnet) })
     await index.start()
     this.teardown.push(() => index.stop())
 
