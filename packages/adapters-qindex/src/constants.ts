@@ -67,6 +67,13 @@ export const ANALYZE_BATCH_THRESHOLD = 1000
 /** Single writes after which the planner statistics are refreshed (when SQLite judges it useful). */
 export const OPTIMIZE_EVERY_WRITES = 10_000
 
+/**
+ * Rows of each index an `ANALYZE` of a live database reads (`PRAGMA analysis_limit`): bounded, so
+ * the re-analysis `PRAGMA optimize` starts as a table grows costs milliseconds, not a full scan.
+ * Rebuilds analyze their fresh database in full.
+ */
+export const ANALYSIS_LIMIT = 1000
+
 /** The 16 bytes every SQLite database file starts with. */
 export const SQLITE_HEADER = 'SQLite format 3\u0000'
 

@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IndexSchemaVersionError, qindex, QindexNotStartedError, SCHEMA_VERSION } from '../src/index.js'
+import { ANALYSIS_LIMIT } from '../src/constants.js'
+import { IndexStore } from '../src/store.js'
 import { record, tempDir } from './fixtures/records.js'
 
 const dirs: (() => void)[] = []
@@ -16,6 +18,20 @@ function dbPath(): string {
 }
 
 describe('lifecycle and persistence', () => {
+  it('opens a live database in WAL mode with bounded ANALYZE and the sync asked for; a bulk (rebuild) one unjournaled', () => {
+    const at = (options: Partial<Parameters<typeof IndexStore.open>[1]>) => {
+      const store = IndexStore.open(dbPath(), { now: Date.now, cacheSizeMB: 8, ...options })
+      const read = (name: string) => store.db.pragma(name, { simple: true })
+      const seen = { journal: read('journal_mode'), synchronous: read('synchronous'), analysisLimit: read('analysis_limit') }
+      store.close()
+      return seen
+    }
+    // synchronous: 0 OFF, 1 NORMAL; analysis_limit 0 means no limit.
+    expect(at({})).toEqual({ journal: 'wal', synchronous: 1, analysisLimit: ANALYSIS_LIMIT })
+    expect(at({ synchronous: 'off' })).toEqual({ journal: 'wal', synchronous: 0, analysisLimit: ANALYSIS_LIMIT })
+    expect(at({ bulk: true })).toEqual({ journal: 'memory', synchronous: 0, analysisLimit: 0 })
+  })
+
   it('rejects calls before start and after stop with QindexNotStartedError', async () => {
     const index = qindex()()
     await expect(index.put(record('a'))).rejects.toBeInstanceOf(QindexNotStartedError)
