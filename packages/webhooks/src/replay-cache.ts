@@ -33,6 +33,19 @@ export interface ReplayCache {
   clear(): void
 }
 
+const LATIN1 = /^[\u0000-\u00ff]*$/
+
+/**
+ * A flat copy of `s` that shares no memory with the strings it was built from. An id made by
+ * concatenation (`${flowId}\n${triggerId}\n${key}`) is a tree of string pieces, and a piece cut
+ * from a request's URL keeps the whole URL alive: kept for minutes as a key, such an id held
+ * ~300 bytes more than its own characters. The copy is exact (UTF-16 code units, lone surrogates
+ * included).
+ */
+function detached(s: string): string {
+  return LATIN1.test(s) ? Buffer.from(s, 'latin1').toString('latin1') : Buffer.from(s, 'utf16le').toString('utf16le')
+}
+
 class BoundedReplayCache implements ReplayCache {
   // Insertion order: a claim re-inserts, so the front holds the oldest claims.
   private readonly ids = new Map<string, number>()
@@ -75,7 +88,7 @@ class BoundedReplayCache implements ReplayCache {
         this.evicted++
       }
     }
-    this.ids.set(id, Math.max(expiresAt ?? now + this.ttl, now + 1))
+    this.ids.set(detached(id), Math.max(expiresAt ?? now + this.ttl, now + 1))
   }
 
   release(id: string): void {

@@ -21,6 +21,26 @@ describe('replayCache', () => {
     expect(cache.has('msg_1')).toBe(true)
   })
 
+  it('keeps ids built from pieces of other strings as they are, any UTF-16 included (its key is a copy of them)', () => {
+    const cache = replayCache({ now: () => 1_000 })
+    const url = '/webhooks/orders-flow/stripe?x=1'
+    const ids = [
+      `${url.slice(10, 21)}\n${url.slice(22, 28)}\nid:${'msg_'.concat('2KWPBgLlAfxdpx2AI54pPJ85f1W')}`,
+      `ce:urn:source\n${'évt'.concat('-ü')}`,
+      `emoji \u{1F600} and a lone \uD800 surrogate`
+    ]
+    for (const id of ids) cache.claim(id)
+    for (const id of ids) {
+      // Looked up by an equal string made anew, and by the very one claimed.
+      expect(cache.has(id.split('').join(''))).toBe(true)
+      expect(() => cache.claim(id)).toThrow(expect.objectContaining({ name: 'ReplayedWebhookError' }))
+    }
+    expect(cache.has(`emoji \u{1F600} and a lone \uD801 surrogate`)).toBe(false)
+    cache.release(ids[2] as string)
+    expect(cache.has(ids[2] as string)).toBe(false)
+    expect(cache.size).toBe(2)
+  })
+
   it('keeps an id until the given expiry (when its timestamp leaves the window)', () => {
     const c = clock()
     const cache = replayCache({ ttlMs: 1000, now: c.now })
