@@ -28,8 +28,12 @@ export interface Transaction {
 
 /** Where a block's bytes are: a segment and a byte range (file-backed), or the bytes (memory). */
 interface BlockLocation {
-  /** The CID's bytes; the CID itself is decoded on first use (opening 50,000 of them costs). */
-  readonly cidBytes: Uint8Array
+  /**
+   * The CID's codec ({@link CIDV0} for a CIDv0): with the index key (the multihash) it is the CID,
+   * decoded on first use (opening 50,000 of them costs). Kept instead of the CID's bytes: a small
+   * Uint8Array of its own per block cost ~250 bytes of heap and two objects for the collector.
+   */
+  readonly codec: number
   cid: CID | undefined
   readonly seg: number
   readonly off: number
@@ -38,7 +42,12 @@ interface BlockLocation {
 }
 
 interface RecordValue {
-  readonly value: Uint8Array
+  /**
+   * The record's bytes as a latin1 string (byte n is char code n): one object of the bytes' size,
+   * where a Uint8Array held ~180 bytes more and kept its ArrayBuffer (often an 8 KiB pool slab)
+   * alive. A store holds one head record per execution it ever ran.
+   */
+  readonly value: string
   readonly seg: number
 }
 
@@ -127,22 +136,57 @@ export function blockKey(cid: CID): string {
   return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('latin1')
 }
 
-/** {@link blockKey} from a CID's bytes, without decoding the CID: the multihash after version and codec. */
-function keyOfCidBytes(bytes: Uint8Array): string {
+/** The codec a {@link BlockLocation} names for a CIDv0 (a bare sha2-256 multihash). */
+const CIDV0 = -1
+
+/** {@link blockKey} and the codec from a CID's bytes, without decoding the CID. */
+function keyOfCidBytes(bytes: Uint8Array): { key: string; codec: number } {
   let o = 0
+  let codec = CIDV0
   // CIDv0 is a bare sha2-256 multihash; v1 starts with two varints (version, codec).
   if (!(bytes[0] === 0x12 && bytes[1] === 0x20)) {
-    for (let varints = 0; varints < 2; varints++) {
-      while (o < bytes.byteLength && ((bytes[o] as number) & 0x80) !== 0) o++
-      o++
+    while (o < bytes.byteLength && ((bytes[o] as number) & 0x80) !== 0) o++
+    o++
+    codec = 0
+    for (let shift = 0; o < bytes.byteLength; shift += 7) {
+      const byte = bytes[o++] as number
+      codec += (byte & 0x7f) * 2 ** shift
+      if ((byte & 0x80) === 0) break
     }
   }
-  return Buffer.from(bytes.buffer, bytes.byteOffset + o, bytes.byteLength - o).toString('latin1')
+  return { key: Buffer.from(bytes.buffer, bytes.byteOffset + o, bytes.byteLength - o).toString('latin1'), codec }
 }
 
-function cidOf(loc: BlockLocation): CID {
-  loc.cid ??= CID.decode(loc.cidBytes)
+/** The bytes a CID of `codec` has before its multihash: none for a CIDv0, else version 1 and the codec as varints. */
+const cidPrefixes = new Map<number, Buffer>()
+function cidPrefix(codec: number): Buffer {
+  let prefix = cidPrefixes.get(codec)
+  if (prefix === undefined) {
+    const bytes: number[] = []
+    if (codec !== CIDV0) {
+      bytes.push(1)
+      for (let n = codec; ; n = Math.floor(n / 128)) {
+        if (n < 0x80) {
+          bytes.push(n)
+          break
+        }
+        bytes.push((n % 128) | 0x80)
+      }
+    }
+    prefix = Buffer.from(bytes)
+    cidPrefixes.set(codec, prefix)
+  }
+  return prefix
+}
+
+function cidOf(key: string, loc: BlockLocation): CID {
+  loc.cid ??= CID.decode(Buffer.concat([cidPrefix(loc.codec), Buffer.from(key, 'latin1')]))
   return loc.cid
+}
+
+/** Bytes as the latin1 string a {@link RecordValue} holds. */
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
 function segmentName(id: number): string {
@@ -456,8 +500,8 @@ export class SegmentLog {
       for (let i = 0; i < tx.blocks.length; i++) {
         const block = tx.blocks[i] as Block
         this.setBlock(blockKey(block.cid), {
-          // Only the bytes are kept: 50,000 retained CID objects are measurable GC work.
-          cidBytes: block.cid.bytes,
+          // Only the codec is kept: 50,000 retained CID objects are measurable GC work.
+          codec: block.cid.version === 0 ? CIDV0 : block.cid.code,
           cid: undefined,
           seg,
           off: offsets[i] ?? 0,
@@ -465,7 +509,7 @@ export class SegmentLog {
           bytes: memory ? block.bytes : undefined
         })
       }
-      for (const put of tx.puts) this.records.set(put.key, { value: put.value, seg })
+      for (const put of tx.puts) this.records.set(put.key, { value: latin1(put.value), seg })
       for (const key of tx.deletes ?? []) this.records.delete(key)
       for (const cid of tx.blockDeletes ?? []) this.deleteBlock(blockKey(cid))
     }
@@ -496,11 +540,15 @@ export class SegmentLog {
 
   /** Every block the log holds. */
   *blocks(): Generator<CID> {
-    for (const loc of this.index.values()) yield cidOf(loc)
+    for (const [key, loc] of this.index) yield cidOf(key, loc)
   }
 
+  /** A record's bytes (a copy of its own), or `undefined`. */
   getRecord(key: string): Uint8Array | undefined {
-    return this.records.get(key)?.value
+    const record = this.records.get(key)
+    if (record === undefined) return undefined
+    const bytes = Buffer.from(record.value, 'latin1')
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 
   hasRecord(key: string): boolean {
@@ -557,12 +605,14 @@ export class SegmentLog {
       b.writeUInt32BE(position.off, 8)
       out.at = 12
       let blocks = 0
-      for (const loc of this.index.values()) {
-        const cidLength = loc.cidBytes.byteLength
+      for (const [key, loc] of this.index) {
+        const prefix = cidPrefix(loc.codec)
+        const cidLength = prefix.byteLength + key.length
         if (!out.fits(14 + cidLength)) await out.flush()
         let o = out.at
         b.writeUInt16BE(cidLength, o)
-        b.set(loc.cidBytes, o + 2)
+        b.set(prefix, o + 2)
+        b.write(key, o + 2 + prefix.byteLength, 'latin1')
         o += 2 + cidLength
         b.writeUInt32BE(loc.seg, o)
         b.writeUInt32BE(loc.off, o + 4)
@@ -573,7 +623,7 @@ export class SegmentLog {
       let records = 0
       for (const [key, { value, seg }] of this.records) {
         // A key's UTF-8 is at most 3 bytes per UTF-16 unit: reserve that, encode in place.
-        const need = 12 + key.length * 3 + value.byteLength
+        const need = 12 + key.length * 3 + value.length
         if (!out.fits(need)) await out.flush()
         if (out.fits(need)) {
           let o = out.at
@@ -581,9 +631,9 @@ export class SegmentLog {
           b.writeUInt32BE(written, o)
           o += 4 + written
           b.writeUInt32BE(seg, o)
-          b.writeUInt32BE(value.byteLength, o + 4)
-          b.set(value, o + 8)
-          out.at = o + 8 + value.byteLength
+          b.writeUInt32BE(value.length, o + 4)
+          b.write(value, o + 8, 'latin1')
+          out.at = o + 8 + value.length
         } else {
           // Larger than the buffer: written piece by piece.
           const keyBytes = encoder.encode(key)
@@ -591,8 +641,8 @@ export class SegmentLog {
           head.writeUInt32BE(keyBytes.byteLength, 0)
           const mid = Buffer.allocUnsafe(8)
           mid.writeUInt32BE(seg, 0)
-          mid.writeUInt32BE(value.byteLength, 4)
-          for (const piece of [head, keyBytes, mid, value]) await out.bytes(piece)
+          mid.writeUInt32BE(value.length, 4)
+          for (const piece of [head, keyBytes, mid, Buffer.from(value, 'latin1')]) await out.bytes(piece)
         }
         if (++records % CHECKPOINT_ENTRIES_PER_TURN === 0) await nextTurn()
       }
@@ -644,9 +694,9 @@ export class SegmentLog {
     let blocks: Block[] = []
     let frameBytes = 0
     let blocksMoved = 0
-    for (const loc of [...this.index.values()]) {
+    for (const [key, loc] of [...this.index]) {
       if (!victims.has(loc.seg)) continue
-      const cid = cidOf(loc)
+      const cid = cidOf(key, loc)
       const bytes = this.readBlock(cid)
       if (bytes === undefined) continue
       blocks.push({ cid, bytes })
@@ -659,7 +709,7 @@ export class SegmentLog {
       }
     }
     const puts: Array<{ key: string; value: Uint8Array }> = []
-    for (const [key, { value, seg }] of this.records) if (victims.has(seg)) puts.push({ key, value })
+    for (const [key, { value, seg }] of this.records) if (victims.has(seg)) puts.push({ key, value: Buffer.from(value, 'latin1') })
     txs.push({ blocks, puts })
     this.apply(this.write(txs))
     await this.sync()
@@ -701,7 +751,7 @@ export class SegmentLog {
     }
     for (const { value, seg } of this.records.values()) {
       const segment = this.segments.get(seg)
-      if (segment !== undefined) segment.live += value.byteLength
+      if (segment !== undefined) segment.live += value.length
     }
   }
 
@@ -749,19 +799,20 @@ export class SegmentLog {
       }
       for (const op of ops) {
         if (op.type === OP_BLOCK) {
-          const cidBytes = new Uint8Array(op.key) // a copy: the segment buffer is not kept alive
           if (!intact) {
             try {
-              CID.decode(cidBytes)
+              CID.decode(op.key)
             } catch {
               continue
             }
           }
-          this.setBlock(keyOfCidBytes(cidBytes), { cidBytes, cid: undefined, seg: id, off: op.valueOffset, len: op.valueLength, bytes: undefined })
+          // The key and the value are strings of their own: the segment's buffer is not kept alive.
+          const { key, codec } = keyOfCidBytes(op.key)
+          this.setBlock(key, { codec, cid: undefined, seg: id, off: op.valueOffset, len: op.valueLength, bytes: undefined })
         } else if (op.type === OP_BLOCK_DELETE) {
-          this.deleteBlock(keyOfCidBytes(op.key))
+          this.deleteBlock(keyOfCidBytes(op.key).key)
         } else if (intact && op.type === OP_PUT) {
-          this.records.set(decoder.decode(op.key), { value: new Uint8Array(buf.subarray(op.valueOffset, op.valueOffset + op.valueLength)), seg: id })
+          this.records.set(decoder.decode(op.key), { value: buf.toString('latin1', op.valueOffset, op.valueOffset + op.valueLength), seg: id })
         } else if (intact && op.type === OP_DELETE) {
           this.records.delete(decoder.decode(op.key))
         }
@@ -801,11 +852,11 @@ export class SegmentLog {
     try {
       for (let i = 0; i < blockCount; i++) {
         const cidLength = body.readUInt16BE(o)
-        const cidBytes = body.subarray(o + 2, o + 2 + cidLength)
+        const { key, codec } = keyOfCidBytes(body.subarray(o + 2, o + 2 + cidLength))
         o += 2 + cidLength
-        const loc = { cidBytes, cid: undefined, seg: body.readUInt32BE(o), off: body.readUInt32BE(o + 4), len: body.readUInt32BE(o + 8), bytes: undefined }
+        const loc = { codec, cid: undefined, seg: body.readUInt32BE(o), off: body.readUInt32BE(o + 4), len: body.readUInt32BE(o + 8), bytes: undefined }
         o += 12
-        index.set(keyOfCidBytes(cidBytes), loc)
+        index.set(key, loc)
       }
       for (let i = 0; i < recordCount; i++) {
         const keyLength = body.readUInt32BE(o)
@@ -813,7 +864,7 @@ export class SegmentLog {
         o += 4 + keyLength
         const recordSeg = body.readUInt32BE(o)
         const valueLength = body.readUInt32BE(o + 4)
-        records.set(key, { value: body.subarray(o + 8, o + 8 + valueLength), seg: recordSeg })
+        records.set(key, { value: body.toString('latin1', o + 8, o + 8 + valueLength), seg: recordSeg })
         o += 8 + valueLength
       }
     } catch {

@@ -2,6 +2,9 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagJson from '@ipld/dag-json'
 import { Key } from 'interface-datastore'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeBlock } from '../src/codec.js'
 import { openStateStorage, type StateStorage } from '../src/index.js'
@@ -85,6 +88,23 @@ describe('log-backed blockstore and datastore', () => {
     await first.blockstore.delete(gone.cid)
     await first.datastore.put(new Key('/k'), new TextEncoder().encode('v1'))
     await first.datastore.put(new Key('/k'), new TextEncoder().encode('v2'))
+    // Every byte value in a record, and blocks under a CIDv0 and a raw CIDv1 beside the dag-json
+    // ones (the index keeps a block's codec and multihash and rebuilds its CID from them).
+    const everyByte = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 256)
+    await first.datastore.put(new Key('/bytes'), everyByte)
+    const rawBytes = new TextEncoder().encode('raw block')
+    const rawCid = CID.createV1(raw.code, await sha256.digest(rawBytes))
+    const v0Bytes = new TextEncoder().encode('a CIDv0 block')
+    const v0Cid = CID.createV0(await sha256.digest(v0Bytes))
+    await first.blockstore.put(rawCid, rawBytes)
+    await first.blockstore.put(v0Cid, v0Bytes)
+    const listed = async (storage: StateStorage) => {
+      const cids: string[] = []
+      for await (const { cid } of storage.blockstore.getAll()) cids.push(cid.toString())
+      return cids.sort()
+    }
+    const all = [kept.cid, rawCid, v0Cid].map((c) => c.toString()).sort()
+    expect(await listed(first)).toEqual(all)
     await first.close()
     open.splice(0)
     for (const checkpoint of [true, false]) {
@@ -93,6 +113,10 @@ describe('log-backed blockstore and datastore', () => {
       expect(dagJson.decode(await reopened.readBlock(kept.cid) as Uint8Array)).toEqual({ kept: true })
       expect(await reopened.blockstore.has(gone.cid)).toBe(false)
       expect(new TextDecoder().decode(await reopened.readRecord(new Key('/k')))).toBe('v2')
+      expect(await reopened.readRecord(new Key('/bytes'))).toEqual(everyByte)
+      expect(Buffer.from(await reopened.readBlock(rawCid) as Uint8Array).toString()).toBe('raw block')
+      expect(Buffer.from(await reopened.readBlock(v0Cid) as Uint8Array).toString()).toBe('a CIDv0 block')
+      expect(await listed(reopened)).toEqual(all)
       await reopened.close()
       open.splice(0)
     }
