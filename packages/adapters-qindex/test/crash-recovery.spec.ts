@@ -2,27 +2,16 @@ import { fork } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { IndexRecord } from '@qflow/pipeline'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type IndexCorruptError, MissingIndexSourceError, qindex, type SqliteQindex } from '../src/index.js'
-import { asyncSource, record, tempDir } from './fixtures/records.js'
+import { describe, expect, it } from 'vitest'
+import { type IndexCorruptError, MissingIndexSourceError, qindex } from '../src/index.js'
+import { asyncSource, record } from './fixtures/records.js'
+import { testScope } from './fixtures/scope.js'
 
 // `crashRecovery: 'rebuild'` goes by Linux's boot id; elsewhere the index stays synced.
 const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id'
 const bootId = existsSync(BOOT_ID_PATH) ? readFileSync(BOOT_ID_PATH, 'latin1').trim() : undefined
 
-const cleanups: (() => void | Promise<void>)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-function dbPath(): string {
-  const { dir, cleanup } = tempDir()
-  cleanups.push(cleanup)
-  return join(dir, 'qindex.sqlite')
-}
-function track(index: SqliteQindex): SqliteQindex {
-  cleanups.push(() => index.stop())
-  return index
-}
+const { dbPath, track, defer } = testScope()
 const STATE: IndexRecord[] = Array.from({ length: 20 }, (_, i) => record(`exec-${i}`, { kind: 'execution', name: `run ${i}`, status: 'completed', updatedAt: 1000 + i }))
 const mark = (path: string) => `${path}.open`
 
@@ -48,7 +37,7 @@ describe.runIf(bootId !== undefined)("crashRecovery: 'rebuild'", () => {
     const path = dbPath()
     const child = fork(join(import.meta.dirname, 'fixtures', 'put-then-hang.mjs'), [], { stdio: 'inherit' })
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
-    cleanups.push(() => {
+    defer(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     })
     const said = new Promise<{ written: number; offThread: boolean }>((resolve) => child.once('message', resolve as never))

@@ -1,31 +1,19 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { IndexRecord } from '@qflow/pipeline'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   IndexCorruptError,
   IndexRebuildError,
   MissingIndexSourceError,
   qindex,
-  type SqliteQindex
 } from '../src/index.js'
-import { asyncSource, record, seeded, tempDir } from './fixtures/records.js'
+import { asyncSource, record, seeded } from './fixtures/records.js'
+import { testScope } from './fixtures/scope.js'
 
-const cleanups: (() => void | Promise<void>)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-function dbPath(): string {
-  const { dir, cleanup } = tempDir()
-  cleanups.push(cleanup)
-  return join(dir, 'qindex.sqlite')
-}
-function track(index: SqliteQindex): SqliteQindex {
-  cleanups.push(() => index.stop())
-  return index
-}
+const { dbPath, track } = testScope()
 function garbage(length: number, seed = 1): Buffer {
   const rnd = seeded(seed)
   return Buffer.from(Array.from({ length }, () => Math.floor(rnd() * 256)))
