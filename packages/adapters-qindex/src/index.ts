@@ -54,6 +54,7 @@ export {
 export { ftsMatchExpression } from './fts.js'
 export {
   type ArchiveOptions,
+  type DeleteOptions,
   type IndexRecordSource,
   type QindexComponents,
   type QindexInit,

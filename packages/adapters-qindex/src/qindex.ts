@@ -58,6 +58,15 @@ export interface ArchiveOptions {
   at?: number
 }
 
+/** Options of {@link SqliteQindex.delete} and {@link SqliteQindex.deleteMany}. */
+export interface DeleteOptions {
+  /**
+   * What becomes of the keys' history: `keep` (default) adds a `delete` entry and keeps the rest;
+   * `drop` removes every history entry of the keys too, for retention (nothing of them is left).
+   */
+  history?: 'keep' | 'drop'
+}
+
 /** What a rebuild did. */
 export interface RebuildResult {
   /** Records written to the new database. */
@@ -114,8 +123,18 @@ export interface SqliteQindex extends Qindex {
    * @throws {@link IndexRecordNotFoundError} when no record has the key.
    */
   archive(key: string, options?: ArchiveOptions): Promise<IndexRecord>
-  /** Removes a record from searches; its history stays. Returns whether there was one. */
-  delete(key: string): Promise<boolean>
+  /**
+   * Removes a record from searches; its history stays unless `history: 'drop'`. Returns whether
+   * there was one.
+   */
+  delete(key: string, options?: DeleteOptions): Promise<boolean>
+  /**
+   * Removes many records in one transaction (all or nothing), as {@link delete} does each; keys
+   * without a record are skipped. Returns how many records there were.
+   *
+   * @throws {@link InvalidIndexQueryError} naming a malformed key; nothing is removed.
+   */
+  deleteMany(keys: Iterable<string>, options?: DeleteOptions): Promise<number>
   /**
    * Rebuilds the index from `source` (default: the injected source) into a fresh database file
    * and swaps it in atomically. Queries keep using the old database meanwhile; writes made during

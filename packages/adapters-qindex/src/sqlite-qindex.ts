@@ -26,7 +26,7 @@ import {
   writeOpenMark
 } from './files.js'
 import { ftsMatchExpression } from './fts.js'
-import type { ArchiveOptions, IndexRecordSource, QindexComponents, QindexInit, RebuildResult, SqliteQindex } from './qindex.js'
+import type { ArchiveOptions, DeleteOptions, IndexRecordSource, QindexComponents, QindexInit, RebuildResult, SqliteQindex } from './qindex.js'
 import { buildPageQuery, type SqlStatement, tagsAnyProbe, textProbe } from './query-sql.js'
 import { type IndexHistoryEntry, IndexStore } from './store.js'
 import { type NormalizedQuery, type StoredRecord, validateKey, validateQuery, validateRecord } from './validate.js'
@@ -47,7 +47,7 @@ interface PendingPut {
 type JournalEntry =
   | { readonly op: 'put'; readonly records: readonly StoredRecord[]; readonly recordedAt: number }
   | { readonly op: 'archive'; readonly key: string; readonly at: number; readonly recordedAt: number }
-  | { readonly op: 'delete'; readonly key: string; readonly recordedAt: number }
+  | { readonly op: 'delete'; readonly keys: readonly string[]; readonly recordedAt: number; readonly dropHistory: boolean }
 
 function sqliteCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
@@ -422,14 +422,25 @@ export class SqliteQindexImpl implements SqliteQindex {
     return record
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
+    return (await this.deleteMany([key], options)) === 1
+  }
+
+  async deleteMany(keys: Iterable<string>, options: DeleteOptions = {}): Promise<number> {
     await this.quiesce()
-    validateKey(key)
+    const list = [...new Set(keys)]
+    for (const key of list) validateKey(key)
+    if (options.history !== undefined && options.history !== 'keep' && options.history !== 'drop') {
+      throw new InvalidIndexQueryError("history must be 'keep' or 'drop'", 'history')
+    }
+    const dropHistory = options.history === 'drop'
+    if (list.length === 0) return 0
     const recordedAt = this.now()
-    const deleted = this.run((store) => store.delete(key, recordedAt))
-    if (deleted) {
-      this.journal?.push({ op: 'delete', key, recordedAt })
-      this.wrote(1)
+    const deleted = this.run((store) => store.delete(list, recordedAt, dropHistory))
+    // A dropped history changes the database even when no record was there.
+    if (deleted > 0 || dropHistory) {
+      this.journal?.push({ op: 'delete', keys: list, recordedAt, dropHistory })
+      this.wrote(Math.max(deleted, 1))
     }
     return deleted
   }
@@ -542,7 +553,7 @@ export class SqliteQindexImpl implements SqliteQindex {
     for (const entry of journal) {
       if (entry.op === 'put') store.put(entry.records, 'put', entry.recordedAt)
       else if (entry.op === 'archive') store.archive(entry.key, entry.at, entry.recordedAt)
-      else store.delete(entry.key, entry.recordedAt)
+      else store.delete(entry.keys, entry.recordedAt, entry.dropHistory)
     }
   }
 

@@ -109,7 +109,8 @@ export class IndexStore {
   private readonly pages = new Map<string, Statement>()
   private readonly putTransaction: (records: readonly StoredRecord[], change: IndexHistoryChange, recordedAt: number) => void
   private readonly archiveTransaction: (key: string, at: number, recordedAt: number) => IndexRecord | undefined
-  private readonly deleteTransaction: (key: string, recordedAt: number) => boolean
+  private readonly deleteTransaction: (keys: readonly string[], recordedAt: number, dropHistory: boolean) => number
+  private readonly deleteHistory: Statement
   private readonly appendHistoryTransaction: (rows: readonly HistoryRow[]) => void
 
   private constructor(db: Db) {
@@ -147,7 +148,12 @@ export class IndexStore {
       for (const stored of records) this.writeOne(stored, change, recordedAt)
     })
     this.archiveTransaction = db.transaction((key: string, at: number, recordedAt: number) => this.archiveOne(key, at, recordedAt))
-    this.deleteTransaction = db.transaction((key: string, recordedAt: number) => this.deleteOne(key, recordedAt))
+    this.deleteHistory = db.prepare('DELETE FROM history WHERE key = ?')
+    this.deleteTransaction = db.transaction((keys: readonly string[], recordedAt: number, dropHistory: boolean) => {
+      let deleted = 0
+      for (const key of keys) if (this.deleteOne(key, recordedAt, dropHistory)) deleted++
+      return deleted
+    })
     this.appendHistoryTransaction = db.transaction((rows: readonly HistoryRow[]) => {
       for (const row of rows) this.insertHistoryRow.run(...row)
     })
@@ -284,12 +290,16 @@ export class IndexStore {
     return record
   }
 
-  /** Removes a record (its history stays, ending with a `delete` entry); false when there was none. */
-  delete(key: string, recordedAt: number): boolean {
-    return this.deleteTransaction(key, recordedAt)
+  /**
+   * Removes records in one transaction; returns how many there were. Their history stays, ending
+   * with a `delete` entry, unless `dropHistory`: then every history entry of the keys goes too.
+   */
+  delete(keys: readonly string[], recordedAt: number, dropHistory: boolean): number {
+    return this.deleteTransaction(keys, recordedAt, dropHistory)
   }
 
-  private deleteOne(key: string, recordedAt: number): boolean {
+  private deleteOne(key: string, recordedAt: number, dropHistory: boolean): boolean {
+    if (dropHistory) this.deleteHistory.run(key)
     const current = this.get(key)
     if (current === undefined) return false
     const rid = this.selectRid.get(key) as number
@@ -297,7 +307,7 @@ export class IndexStore {
     this.clearTags.run(rid)
     this.deleteText.run(rid, name, description)
     this.deleteRecord.run(rid)
-    this.insertHistory.run(key, 'delete', recordedAt, JSON.stringify(current))
+    if (!dropHistory) this.insertHistory.run(key, 'delete', recordedAt, JSON.stringify(current))
     return true
   }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { IndexRecordNotFoundError, qindex, type SqliteQindex } from '../src/index.js'
+import { IndexRecordNotFoundError, InvalidIndexQueryError, qindex, type SqliteQindex } from '../src/index.js'
 import { record, tempDir } from './fixtures/records.js'
 
 let clock = 10_000
@@ -120,6 +120,34 @@ describe('delete', () => {
       ['put', 'payroll'],
       ['delete', 'payroll']
     ])
+  })
+
+  it('deleteMany removes many records at once, keeping or dropping their history', async () => {
+    await index.putMany(['a', 'b', 'c', 'd'].map((key) => record(key, { name: `n-${key}`, tags: ['t'] })))
+    await index.put(record('a', { name: 'n-a2', tags: ['t'] }))
+    expect(await index.deleteMany(['a', 'b', 'ghost'], { history: 'drop' })).toBe(2)
+    expect(await index.history('a')).toEqual([])
+    expect(await index.history('b')).toEqual([])
+    expect(await index.deleteMany(['c'])).toBe(1)
+    expect((await index.history('c')).map((h) => h.change)).toEqual(['put', 'delete'])
+    expect((await index.query({ tagsAll: ['t'] })).records.map((r) => r.key)).toEqual(['d'])
+    // A kept history can be dropped later, once its record is gone.
+    expect(await index.delete('c', { history: 'drop' })).toBe(false)
+    expect(await index.history('c')).toEqual([])
+    expect((await index.history('d')).map((h) => h.change)).toEqual(['put'])
+  })
+
+  it('deleteMany refuses a malformed key or option and removes nothing', async () => {
+    await index.putMany([record('a'), record('b')])
+    for (const call of [() => index.deleteMany(['a', '']), () => index.deleteMany(['a'], { history: 'forget' as never })]) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      expect(err).toBeInstanceOf(InvalidIndexQueryError)
+    }
+    expect((await index.query({})).records.map((r) => r.key).sort()).toEqual(['a', 'b'])
+    expect(await index.deleteMany([])).toBe(0)
   })
 })
 

@@ -141,6 +141,38 @@ describe('rebuild', () => {
     expect((await index.query({ tagsAll: ['even'], limit: 100 })).records).toHaveLength(14)
   })
 
+  it('keeps a delete that dropped history during the rebuild, though the old history was carried over', async () => {
+    const path = dbPath()
+    const index = track(qindex({ path })())
+    await index.start()
+    await index.putMany(STATE)
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let reached!: () => void
+    const halfway = new Promise<void>((resolve) => {
+      reached = resolve
+    })
+    async function* slow(): AsyncIterable<IndexRecord> {
+      yield* STATE.slice(0, 10)
+      reached()
+      await gate
+      yield* STATE.slice(10)
+    }
+    const rebuilding = index.rebuild(slow())
+    await halfway
+    expect(await index.deleteMany(['flow-2', 'flow-15'], { history: 'drop' })).toBe(2)
+    release()
+    await rebuilding
+    // The source still held both: the delete, newer, wins, and no history of theirs is left.
+    expect(await index.get('flow-2')).toBeUndefined()
+    expect(await index.get('flow-15')).toBeUndefined()
+    expect(await index.history('flow-2')).toEqual([])
+    expect(await index.history('flow-15')).toEqual([])
+    expect((await index.history('flow-3')).map((h) => h.change)).toEqual(['put', 'rebuild'])
+  })
+
   it('abandons a rebuild when the index stops', async () => {
     const path = dbPath()
     const index = qindex({ path })()
