@@ -71,3 +71,6 @@ export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024
 
 /** Deepest nesting a sealed payload is written with `JSON.stringify`; deeper values take dag-json's writer. */
 export const PLAIN_JSON_MAX_DEPTH = 64
+
+/** Executions `gc` removes at once (their deletion frames share an fdatasync). */
+export const GC_CONCURRENCY = 64

@@ -175,4 +175,23 @@ describe('gc', () => {
     expect((await reopened.log.listExecutions()).map((h) => [h.executionId, h.status])).toEqual([['live', 'completed']])
     expect((await collect(reopened.log.entries('live'))).map((e) => e.kind)).toEqual(['started', 'step-completed', 'completed'])
   })
+
+  it('removes more executions than it takes at once: exactly those beyond keepLast, for good', async () => {
+    const dir = await temp.make()
+    const identity = testIdentity()
+    const store = await openStore(dir, identity)
+    open.push(store)
+    const ids = Array.from({ length: 150 }, (_, i) => `run-${String(i).padStart(3, '0')}`)
+    // Finished in id order: the 20 newest are run-130 to run-149.
+    for (let i = 0; i < ids.length; i++) await run(store, ids[i] as string, 'completed', 1_000 + 10 * i)
+    const report = await store.gc({ keepLast: 20 })
+    expect([...report.removedExecutions].sort()).toEqual(ids.slice(0, 130))
+    expect(report.removedBlocks).toBe(390)
+    await store.stop()
+    open.splice(0)
+    const reopened = await openStore(dir, identity)
+    open.push(reopened)
+    expect((await reopened.log.listExecutions()).map((h) => h.executionId)).toEqual(ids.slice(130))
+    expect((await reopened.gc({ keepLast: 20 })).removedExecutions).toEqual([])
+  })
 })
