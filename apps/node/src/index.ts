@@ -104,6 +104,7 @@ export {
 } from './node/constants.js'
 export { DataDirCorruptError, DataDirLockedError, NodeConfigError, NodeNotStartedError, NodePassphraseError } from './node/errors.js'
 export { ADMIN_GRANT_ID, createQflowNode, type OperationActor, type QflowNode, type QflowNodeParts } from './node/node.js'
+export { ExecutionPruner, type PruneReport, type RetentionPolicy, type RetentionStats } from './node/retention.js'
 export { ALLOW_LIST_FILE, type NodeSandboxConfig, TEMPLATE_ISSUERS_ENV, TEMPLATES_DIR } from './node/sandbox-config.js'
 export {
   type ApprovalResult,

@@ -10,21 +10,29 @@ import {
   CONFIG_ENV,
   DEFAULT_ADMIN_TOKEN_TTL_MS,
   DEFAULT_CONFIG_FILE,
+  DEFAULT_EXECUTION_MAX_AGE_MS,
+  DEFAULT_EXECUTION_MAX_COUNT,
   DEFAULT_HOST,
   DEFAULT_LOG_LEVEL,
   DEFAULT_PORT,
+  DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   LOG_LEVELS,
   MAX_ADMIN_TOKEN_TTL_MS,
   MAX_BODY_LIMIT,
+  MAX_EXECUTION_MAX_AGE_MS,
+  MAX_EXECUTION_MAX_COUNT,
   MAX_HTTP_TIMEOUT_MS,
+  MAX_PRUNE_INTERVAL_MS,
   MAX_SHUTDOWN_TIMEOUT_MS,
   MAX_STEP_TIMEOUT_MS,
   MAX_WEBHOOK_RATE,
   MAX_WEBHOOK_TOLERANCE_MS,
   MIN_ADMIN_TOKEN_TTL_MS,
   MIN_BODY_LIMIT,
+  MIN_EXECUTION_MAX_AGE_MS,
   MIN_HTTP_TIMEOUT_MS,
+  MIN_PRUNE_INTERVAL_MS,
   MIN_WEBHOOK_TOLERANCE_MS,
   REDACTED
 } from './constants.js'
@@ -84,6 +92,12 @@ export interface DaemonConfig {
   webhookRefusalBurst: number
   /** How long a `respond: on-completion` webhook waits for the run before answering 202, ms. */
   webhookWaitTimeout: number
+  /** Finished executions that ended longer ago than this are removed, ms (0: kept whatever their age). */
+  executionMaxAge: number
+  /** Finished executions kept at most, the most recent (0: no limit). */
+  executionMaxCount: number
+  /** Time between pruning passes, ms. */
+  pruneInterval: number
 }
 
 /** A configuration key. */
@@ -218,6 +232,15 @@ function numberIn(min: number, max: number, integer: boolean): (value: unknown) 
     if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new ValueProblem(`must be ${what}, not ${JSON.stringify(value)}`)
     if (n < min || n > max) throw new ValueProblem(`must be ${what} from ${min} to ${max}, not ${n}`)
     return n
+  }
+}
+
+/** A duration that is 0 (off) or from `min` to `max`. */
+function offOrDurationIn(min: number, max: number): (value: unknown) => number {
+  return (value) => {
+    const ms = parseDuration(value)
+    if (ms !== 0 && (ms < min || ms > max)) throw new ValueProblem(`must be 0 (off) or from ${formatDuration(min)} to ${formatDuration(max)}, not ${formatDuration(ms)}`)
+    return ms
   }
 }
 
@@ -548,6 +571,39 @@ const RULES: readonly KeyRule[] = [
     valueText: `a duration, 1ms to ${formatDuration(MAX_HTTP_TIMEOUT_MS)}, shorter than handlerTimeout`,
     fallback: () => DEFAULT_WEBHOOK_WAIT_MS,
     parse: durationIn(1, MAX_HTTP_TIMEOUT_MS)
+  },
+  {
+    key: 'executionMaxAge',
+    env: 'QFLOW_EXECUTION_MAX_AGE',
+    flag: '--execution-max-age',
+    secret: false,
+    description: 'finished executions that ended longer ago are removed: log, state and index records (0: kept whatever their age)',
+    defaultText: formatDuration(DEFAULT_EXECUTION_MAX_AGE_MS),
+    valueText: `a duration, 0 or ${formatDuration(MIN_EXECUTION_MAX_AGE_MS)} to ${formatDuration(MAX_EXECUTION_MAX_AGE_MS)}`,
+    fallback: () => DEFAULT_EXECUTION_MAX_AGE_MS,
+    parse: offOrDurationIn(MIN_EXECUTION_MAX_AGE_MS, MAX_EXECUTION_MAX_AGE_MS)
+  },
+  {
+    key: 'executionMaxCount',
+    env: 'QFLOW_EXECUTION_MAX_COUNT',
+    flag: '--execution-max-count',
+    secret: false,
+    description: 'finished executions kept at most, the most recently finished; older ones are removed (0: no limit)',
+    defaultText: String(DEFAULT_EXECUTION_MAX_COUNT),
+    valueText: `a whole number, 0 to ${MAX_EXECUTION_MAX_COUNT}`,
+    fallback: () => DEFAULT_EXECUTION_MAX_COUNT,
+    parse: numberIn(0, MAX_EXECUTION_MAX_COUNT, true)
+  },
+  {
+    key: 'pruneInterval',
+    env: 'QFLOW_PRUNE_INTERVAL',
+    flag: '--prune-interval',
+    secret: false,
+    description: 'time between passes removing executions per executionMaxAge and executionMaxCount (the first runs once the node has started)',
+    defaultText: formatDuration(DEFAULT_PRUNE_INTERVAL_MS),
+    valueText: `a duration, ${formatDuration(MIN_PRUNE_INTERVAL_MS)} to ${formatDuration(MAX_PRUNE_INTERVAL_MS)}`,
+    fallback: () => DEFAULT_PRUNE_INTERVAL_MS,
+    parse: durationIn(MIN_PRUNE_INTERVAL_MS, MAX_PRUNE_INTERVAL_MS)
   }
 ]
 
@@ -716,7 +772,9 @@ const DURATION_KEYS: ReadonlySet<ConfigKey> = new Set([
   'requestTimeout',
   'handlerTimeout',
   'webhookTolerance',
-  'webhookWaitTimeout'
+  'webhookWaitTimeout',
+  'executionMaxAge',
+  'pruneInterval'
 ])
 const SIZE_KEYS: ReadonlySet<ConfigKey> = new Set(['bodyLimit', 'webhookBodyLimit'])
 

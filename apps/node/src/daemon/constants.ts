@@ -98,3 +98,27 @@ export const TIMER_ACTIONS: readonly string[] = ['delay']
  * guard against a handle something left open (an idle socket), never the way out in normal runs.
  */
 export const EXIT_GUARD_MS = 5_000
+
+/** Age past which a finished execution is removed when the config names none, ms (14 days). */
+export const DEFAULT_EXECUTION_MAX_AGE_MS = 14 * 24 * 60 * 60_000
+
+/** Shortest execution age limit accepted other than 0 (off), ms (one minute). */
+export const MIN_EXECUTION_MAX_AGE_MS = 60_000
+
+/** Longest execution age limit accepted, ms (ten years). */
+export const MAX_EXECUTION_MAX_AGE_MS = 10 * 365 * 24 * 60 * 60_000
+
+/** Finished executions kept at most when the config names no count (~1.8 KB each in the state index: ~180 MB). */
+export const DEFAULT_EXECUTION_MAX_COUNT = 100_000
+
+/** Largest execution count limit accepted. */
+export const MAX_EXECUTION_MAX_COUNT = 1_000_000_000
+
+/** Time between pruning passes when the config names none, ms (5 minutes). */
+export const DEFAULT_PRUNE_INTERVAL_MS = 5 * 60_000
+
+/** Shortest pruning interval accepted, ms. */
+export const MIN_PRUNE_INTERVAL_MS = 1_000
+
+/** Longest pruning interval accepted, ms (one day). */
+export const MAX_PRUNE_INTERVAL_MS = 24 * 60 * 60_000

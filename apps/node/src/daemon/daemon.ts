@@ -163,7 +163,13 @@ class Daemon implements QflowDaemon {
       durability: config.durability,
       subnet: config.subnet,
       allowPrivateNetworks: config.allowPrivateNetworks,
-      onError: (executionId, error) => log.error({ executionId, err: error }, 'execution stopped on a store failure; it resumes on the next start')
+      onError: (executionId, error) => log.error({ executionId, err: error }, 'execution stopped on a store failure; it resumes on the next start'),
+      retention: { maxAgeMs: config.executionMaxAge, maxCount: config.executionMaxCount, intervalMs: config.pruneInterval },
+      onPrune: (report) => {
+        if (report.removedExecutions.length === 0) return
+        log.info({ removedExecutions: report.removedExecutions.length, removedBlocks: report.removedBlocks, durationMs: report.durationMs }, 'pruned finished executions')
+      },
+      onPruneError: (err) => log.error({ err }, 'pruning finished executions failed; the next pass tries again')
     }
     if (config.passphrase !== undefined) nodeConfig.passphrase = config.passphrase
     if (config.defaultStepTimeout !== undefined) nodeConfig.defaultStepTimeoutMs = config.defaultStepTimeout

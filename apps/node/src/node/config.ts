@@ -1,5 +1,6 @@
 import type { Action } from '@qflow/scheduler'
 import type { Durability } from '@qflow/state'
+import type { PruneReport, RetentionPolicy } from './retention.js'
 import type { NodeSandboxConfig } from './sandbox-config.js'
 
 /**
@@ -48,4 +49,14 @@ export interface QflowNodeConfig {
   sandbox?: NodeSandboxConfig | false
   /** Told of failures that belong to no caller (a store failure while driving an execution). */
   onError?: (executionId: string, error: unknown) => void
+  /**
+   * Removes finished executions past an age or beyond a count, in passes: one once started, then
+   * every `intervalMs`. Default none: a node keeps every execution (its memory grows with them).
+   * Only a node that runs the engine (`recover` not false) prunes.
+   */
+  retention?: RetentionPolicy
+  /** Told what each pruning pass removed. */
+  onPrune?: (report: PruneReport) => void
+  /** Told of a pruning pass that failed (the next one tries again). */
+  onPruneError?: (error: unknown) => void
 }

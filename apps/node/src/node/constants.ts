@@ -64,3 +64,6 @@ export const NODE_SECRET_LABEL = 'node-secret'
 
 /** Resource pattern the admin identity is granted on first start. */
 export const ADMIN_RESOURCE = 'qflow:**'
+
+/** Longest delay a timer takes (Node fires a longer one at once), ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1

@@ -18,10 +18,11 @@ import { createActionRegistry, dataTransformAction, type Engine, engine, httpReq
 import type { Sandbox } from '@qflow/sandbox'
 import { createStateStore, type StateStore } from '@qflow/state'
 import type { QflowNodeConfig } from './config.js'
-import { ADMIN_RESOURCE, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_DURABILITY, DEFAULT_SUBNET, OPERATION_TOKEN_TTL_MS } from './constants.js'
+import { ADMIN_RESOURCE, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_DURABILITY, DEFAULT_SUBNET, MAX_TIMER_MS, OPERATION_TOKEN_TTL_MS } from './constants.js'
 import { ensureDataDir, lockDataDir, loadOrCreateSecrets } from './data-dir.js'
 import { NodeConfigError, NodeNotStartedError } from './errors.js'
 import { indexRecordsOf } from './index-source.js'
+import { ExecutionPruner } from './retention.js'
 import { openNodeSandbox } from './sandbox.js'
 import { nodeSecretStore, type SecretStore } from './secrets.js'
 
@@ -59,6 +60,8 @@ export interface QflowNodeParts {
   readonly pipeline: Pipeline
   /** Named secrets (webhook signing secrets), sealed at rest with the node's Qlock keyring. */
   readonly secrets: SecretStore
+  /** Removes finished executions per `QflowNodeConfig.retention`, when the node runs the engine and has one. */
+  readonly pruner?: ExecutionPruner
 }
 
 /** A Qflow node over embedded defaults: nothing else to run. */
@@ -106,6 +109,13 @@ class EmbeddedQflowNode implements QflowNode {
     this.dataDir = resolve(config.dataDir ?? DEFAULT_DATA_DIR)
     const durability = config.durability ?? DEFAULT_DURABILITY
     if (!['fsync', 'batched', 'memory'].includes(durability)) throw new NodeConfigError('durability', `durability must be fsync, batched or memory, not ${String(durability)}`)
+    const retention = config.retention
+    if (retention !== undefined) {
+      const { maxAgeMs, maxCount, intervalMs } = retention
+      if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 0) throw new NodeConfigError('retention', `retention.maxAgeMs must be a whole number of ms, 0 or more, not ${String(maxAgeMs)}`)
+      if (!Number.isSafeInteger(maxCount) || maxCount < 0) throw new NodeConfigError('retention', `retention.maxCount must be a whole number, 0 or more, not ${String(maxCount)}`)
+      if (!Number.isSafeInteger(intervalMs) || intervalMs < 1 || intervalMs > MAX_TIMER_MS) throw new NodeConfigError('retention', `retention.intervalMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, not ${String(intervalMs)}`)
+    }
   }
 
   get started(): boolean {
@@ -231,6 +241,15 @@ class EmbeddedQflowNode implements QflowNode {
       await qflow.start()
       this.teardown.push(() => qflow.stop())
       await this.resumeConsentPaused()
+      if (config.retention !== undefined) {
+        const pruner = new ExecutionPruner(config.retention, { store, index }, {
+          onPrune: (report) => config.onPrune?.(report),
+          onError: (err) => config.onPruneError?.(err)
+        })
+        this.current = { ...this.current, pruner }
+        pruner.start()
+        this.teardown.push(() => pruner.stop())
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import type { StateStoreStats } from '@qflow/state'
+import type { RetentionStats } from '../node/retention.js'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { ApiMetrics } from './context.js'
 import { METRICS_PREFIX } from './constants.js'
@@ -35,6 +36,32 @@ export function registerStateMetrics(registry: Registry, stats: () => StateStore
     s.lastCheckpoint === undefined ? undefined : s.lastCheckpoint.durationMs / 1000
   )
   gauge('state_last_checkpoint_entries', 'Index entries and records the last checkpoint holds', (s) => s.lastCheckpoint?.entries)
+}
+
+/**
+ * Registers the node's pruning metrics, read when `/metrics` is scraped: executions removed and
+ * passes run since the node started, and the last pass. `stats` answers `undefined` while the
+ * node is stopped or prunes nothing (no metric is shown until a first pass).
+ */
+export function registerRetentionMetrics(registry: Registry, stats: () => RetentionStats | undefined): void {
+  const metric = (type: typeof Counter | typeof Gauge, name: string, help: string, read: (s: RetentionStats) => number | undefined) =>
+    new type({
+      name: `${METRICS_PREFIX}${name}`,
+      help,
+      registers: [registry],
+      collect(this: Counter | Gauge) {
+        const s = stats()
+        const value = s === undefined ? undefined : read(s)
+        if (value === undefined) return
+        this.reset()
+        this.inc(value)
+      }
+    })
+  metric(Counter, 'executions_pruned_total', 'Finished executions removed by retention (executionMaxAge, executionMaxCount)', (s) => s.removedExecutions)
+  metric(Counter, 'prune_passes_total', 'Retention passes run', (s) => s.passes)
+  metric(Counter, 'prune_failures_total', 'Retention passes that failed', (s) => s.failures)
+  metric(Gauge, 'last_prune_timestamp_seconds', 'When the last retention pass that succeeded began, unix seconds', (s) => (s.last === undefined ? undefined : s.last.at / 1000))
+  metric(Gauge, 'last_prune_duration_seconds', 'How long the last retention pass that succeeded took', (s) => (s.last === undefined ? undefined : s.last.durationMs / 1000))
 }
 
 /**

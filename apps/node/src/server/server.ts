@@ -25,7 +25,7 @@ import {
 import type { ApiContext, Caller } from './context.js'
 import { sendError } from './envelope.js'
 import { ApiError, NotFoundError, RequestTimeoutError, UnavailableError } from './errors.js'
-import { createApiMetrics, registerStateMetrics } from './metrics.js'
+import { createApiMetrics, registerRetentionMetrics, registerStateMetrics } from './metrics.js'
 import { buildOpenApiDocument, type DocumentedRoute, documentedRoutes } from './openapi.js'
 import { executionRoutes } from './routes/executions.js'
 import { flowRoutes } from './routes/flows.js'
@@ -171,6 +171,7 @@ export async function createApiServer(node: QflowNode, init: ApiServerInit = {})
     })
   const metrics = createApiMetrics(init.defaultMetrics === undefined ? {} : { defaultMetrics: init.defaultMetrics })
   registerStateMetrics(metrics.registry, () => (node.started ? node.parts.store.stats() : undefined))
+  registerRetentionMetrics(metrics.registry, () => (node.started ? node.parts.pruner?.stats : undefined))
   const ctx: ApiContext = {
     node,
     authenticate: tokenAuthenticator(verifier, audience),

@@ -31,7 +31,10 @@ describe('resolveDaemonConfig', () => {
       webhookTenantBurst: 1000,
       webhookRefusalRate: 2,
       webhookRefusalBurst: 20,
-      webhookWaitTimeout: 25_000
+      webhookWaitTimeout: 25_000,
+      executionMaxAge: 14 * 24 * 60 * 60_000,
+      executionMaxCount: 100_000,
+      pruneInterval: 5 * 60_000
     })
     for (const spec of CONFIG_KEYS) expect(sources[spec.key]).toEqual({ source: 'default', origin: 'default' })
   })
@@ -115,6 +118,15 @@ describe('resolveDaemonConfig', () => {
     expect(sources.webhookSourceRate).toEqual({ source: 'file', origin: `${join(tmp(), 'c.yaml')}:3` })
   })
 
+  it('parses the retention keys: an age of 0 or a count of 0 turns that limit off', async () => {
+    await writeFiles(tmp(), { 'c.yaml': 'executionMaxAge: 30d\nexecutionMaxCount: 5000\n' })
+    const { config, sources } = await resolveDaemonConfig({ flags: { config: 'c.yaml', pruneInterval: '90s' }, env: { QFLOW_EXECUTION_MAX_COUNT: '0' }, cwd: tmp() })
+    expect(config).toMatchObject({ executionMaxAge: 30 * 24 * 60 * 60_000, executionMaxCount: 0, pruneInterval: 90_000 })
+    expect(sources.executionMaxCount).toEqual({ source: 'env', origin: 'QFLOW_EXECUTION_MAX_COUNT' })
+    const off = await resolveDaemonConfig({ flags: { executionMaxAge: '0' }, env: {}, cwd: tmp() })
+    expect(off.config.executionMaxAge).toBe(0)
+  })
+
   it.each([
     [{ flags: { webhookWaitTimeout: '30s' } }, 'webhookWaitTimeout', 'flag', '--webhook-wait-timeout'],
     [{ env: { QFLOW_HANDLER_TIMEOUT: '10s' } }, 'handlerTimeout', 'env', 'QFLOW_HANDLER_TIMEOUT'],
@@ -156,7 +168,13 @@ describe('resolveDaemonConfig', () => {
     [{ env: { QFLOW_WEBHOOK_SOURCE_BURST: '2.5' } }, 'webhookSourceBurst', 'env', 'QFLOW_WEBHOOK_SOURCE_BURST'],
     [{ env: { QFLOW_WEBHOOK_TENANT_RATE: '-1' } }, 'webhookTenantRate', 'env', 'QFLOW_WEBHOOK_TENANT_RATE'],
     [{ flags: { webhookTenantBurst: '0' } }, 'webhookTenantBurst', 'flag', '--webhook-tenant-burst'],
-    [{ flags: { webhookWaitTimeout: 'forever' } }, 'webhookWaitTimeout', 'flag', '--webhook-wait-timeout']
+    [{ flags: { webhookWaitTimeout: 'forever' } }, 'webhookWaitTimeout', 'flag', '--webhook-wait-timeout'],
+    [{ flags: { executionMaxAge: '30s' } }, 'executionMaxAge', 'flag', '--execution-max-age'],
+    [{ env: { QFLOW_EXECUTION_MAX_AGE: '11y' } }, 'executionMaxAge', 'env', 'QFLOW_EXECUTION_MAX_AGE'],
+    [{ flags: { executionMaxCount: '-1' } }, 'executionMaxCount', 'flag', '--execution-max-count'],
+    [{ env: { QFLOW_EXECUTION_MAX_COUNT: '2.5' } }, 'executionMaxCount', 'env', 'QFLOW_EXECUTION_MAX_COUNT'],
+    [{ flags: { pruneInterval: '500ms' } }, 'pruneInterval', 'flag', '--prune-interval'],
+    [{ env: { QFLOW_PRUNE_INTERVAL: '2d' } }, 'pruneInterval', 'env', 'QFLOW_PRUNE_INTERVAL']
   ] as const)('refuses %j with a DaemonConfigError naming %s', async (layers, key, source, origin) => {
     const error = await resolveDaemonConfig({ flags: {}, env: {}, cwd: tmp(), ...layers }).catch((e: unknown) => e)
     expect(error).toMatchObject({ name: 'DaemonConfigError', key, source, origin })

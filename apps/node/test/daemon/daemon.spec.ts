@@ -259,7 +259,10 @@ describe('qflow node config', () => {
       webhookTenantBurst: 1000,
       webhookRefusalRate: 2,
       webhookRefusalBurst: 20,
-      webhookWaitTimeout: 25_000
+      webhookWaitTimeout: 25_000,
+      executionMaxAge: 14 * 86_400_000,
+      executionMaxCount: 100_000,
+      pruneInterval: 300_000
     })
     expect(shown.sources.port).toEqual({ source: 'flag', origin: '--port' })
     expect(shown.sources.logLevel).toEqual({ source: 'env', origin: 'QFLOW_LOG_LEVEL' })

@@ -1,0 +1,133 @@
+import type { SqliteQindex } from '@qflow/adapters-qindex'
+import type { StateStore } from '@qflow/state'
+
+/**
+ * Which finished executions a node removes, and how often it looks. Running and paused executions
+ * are never removed, nor pinned ones (`store.log.pin`).
+ */
+export interface RetentionPolicy {
+  /** Finished executions that ended more than this long ago are removed, ms; 0: none for their age. */
+  readonly maxAgeMs: number
+  /** Finished executions beyond this many (the most recently finished are kept) are removed; 0: no limit. */
+  readonly maxCount: number
+  /** Time between the end of one pass and the start of the next, ms. */
+  readonly intervalMs: number
+}
+
+/** What one pass removed. */
+export interface PruneReport {
+  /** When the pass began, ms since the epoch. */
+  readonly at: number
+  /** How long it took, ms. */
+  readonly durationMs: number
+  /** The executions removed (their logs, head records and index records, history included). */
+  readonly removedExecutions: readonly string[]
+  /** Log blocks deleted. */
+  readonly removedBlocks: number
+}
+
+/** What a node's pruning has done since it started. */
+export interface RetentionStats {
+  /** The policy in force. */
+  readonly policy: RetentionPolicy
+  /** Passes run (failed ones included). */
+  readonly passes: number
+  /** Passes that failed. */
+  readonly failures: number
+  /** Executions removed in all. */
+  readonly removedExecutions: number
+  /** The last pass that succeeded. */
+  readonly last: PruneReport | undefined
+}
+
+/** Removes finished executions per a policy, in passes: now, then every interval, one at a time. */
+export class ExecutionPruner {
+  private passes = 0
+  private failures = 0
+  private removed = 0
+  private last: PruneReport | undefined
+  /** Executions gone from the store whose index records are still to delete (a failed delete is retried next pass). */
+  private readonly unindexed = new Set<string>()
+  private running: Promise<PruneReport> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(
+    readonly policy: RetentionPolicy,
+    private readonly parts: { readonly store: StateStore; readonly index: SqliteQindex; readonly now?: () => number },
+    private readonly listener: { onPrune?(report: PruneReport): void; onError?(error: unknown): void } = {}
+  ) {}
+
+  get stats(): RetentionStats {
+    return { policy: this.policy, passes: this.passes, failures: this.failures, removedExecutions: this.removed, last: this.last }
+  }
+
+  /** Runs the first pass at once and the next ones every `intervalMs` after the last one ends. */
+  start(): void {
+    this.schedule(0)
+  }
+
+  /**
+   * Runs one pass now (or joins the one running): the executions past `maxAgeMs`, then those
+   * beyond `maxCount`, leave the state store, then their records and history leave the index.
+   */
+  prune(): Promise<PruneReport> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined
+    })
+    return this.running
+  }
+
+  /** Stops scheduling passes and waits for the one running. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.running?.catch(() => undefined)
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.prune().then(
+        (report) => this.listener.onPrune?.(report),
+        (err: unknown) => this.listener.onError?.(err)
+      ).finally(() => this.schedule(this.policy.intervalMs))
+    }, delayMs)
+    this.timer.unref()
+  }
+
+  private async pass(): Promise<PruneReport> {
+    const { store, index } = this.parts
+    const now = this.parts.now ?? Date.now
+    const at = now()
+    this.passes++
+    try {
+      const removedExecutions: string[] = []
+      let removedBlocks = 0
+      const rules = [
+        ...(this.policy.maxAgeMs > 0 ? [{ olderThan: this.policy.maxAgeMs }] : []),
+        ...(this.policy.maxCount > 0 ? [{ keepLast: this.policy.maxCount }] : [])
+      ]
+      for (const rule of rules) {
+        const report = await store.gc(rule)
+        removedExecutions.push(...report.removedExecutions)
+        removedBlocks += report.removedBlocks
+      }
+      // The index is a view of the store: what left the store leaves it, history and all.
+      for (const id of removedExecutions) this.unindexed.add(id)
+      if (this.unindexed.size > 0) {
+        await index.deleteMany(this.unindexed, { history: 'drop' })
+        this.unindexed.clear()
+      }
+      const report: PruneReport = { at, durationMs: now() - at, removedExecutions, removedBlocks }
+      this.removed += removedExecutions.length
+      this.last = report
+      return report
+    } catch (err) {
+      this.failures++
+      throw err
+    }
+  }
+}

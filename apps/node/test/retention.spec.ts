@@ -1,0 +1,93 @@
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createQflowNode, type QflowNode } from '../src/node/node.js'
+import { useTempDir } from './fixtures/cli.js'
+
+const OWNER = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'
+const FLOW = {
+  id: 'pruned',
+  name: 'pruned',
+  version: '1.0.0',
+  owner: OWNER,
+  steps: [{ id: 'double', type: 'task', action: 'data.transform', params: { expression: 'input.n * 2' } }]
+}
+/** A pass every day: the tests run the passes they want with `prune()`, after the first. */
+const DAY = 24 * 60 * 60_000
+
+describe('retention', () => {
+  const temp = useTempDir()
+  const nodes: QflowNode[] = []
+  const open = async (config: Parameters<typeof createQflowNode>[0]) => {
+    const node = createQflowNode(config)
+    nodes.push(node)
+    await node.start()
+    return node
+  }
+  afterEach(async () => {
+    for (const node of nodes.splice(0)) await node.stop()
+  })
+
+  /** Runs the flow `count` times, one after the other; resolves with the execution ids, oldest first. */
+  async function runs(node: QflowNode, count: number): Promise<string[]> {
+    const ids: string[] = []
+    for (let n = 0; n < count; n++) {
+      const result = await node.parts.engine.run('pruned', { n }, await node.asAdmin())
+      expect(result).toMatchObject({ status: 'completed', output: 2 * n })
+      ids.push(result.executionId)
+    }
+    return ids
+  }
+
+  it('keeps the most recent executions past maxCount: store, index records and index history go', async () => {
+    const dataDir = join(temp(), 'data')
+    const first = await open({ dataDir })
+    await first.parts.engine.createFlow(FLOW as never, await first.asAdmin())
+    const ids = await runs(first, 5)
+    expect(first.parts.pruner).toBeUndefined()
+    await first.stop()
+
+    const node = await open({ dataDir, retention: { maxAgeMs: 0, maxCount: 2, intervalMs: DAY } })
+    const { store, qindex, pruner } = node.parts
+    // The first pass runs once the node has started; prune() joins it, or runs another after it.
+    await pruner?.prune()
+    expect((await store.log.listExecutions()).map((h) => h.executionId).sort()).toEqual(ids.slice(3).sort())
+    for (const id of ids.slice(0, 3)) {
+      expect(await qindex.get(id)).toBeUndefined()
+      expect(await qindex.history(id)).toEqual([])
+      await expect(store.log.head(id)).resolves.toBeUndefined()
+    }
+    for (const id of ids.slice(3)) expect(await qindex.get(id)).toMatchObject({ kind: 'execution', status: 'completed' })
+    expect((await qindex.query({ kind: 'execution', limit: 100 })).records.map((r) => r.key).sort()).toEqual(ids.slice(3).sort())
+    // The flow is not an execution: it stays.
+    expect(await qindex.get('pruned')).toMatchObject({ kind: 'flow' })
+    expect(pruner?.stats).toMatchObject({ removedExecutions: 3, failures: 0, policy: { maxAgeMs: 0, maxCount: 2, intervalMs: DAY } })
+    // Nothing more to remove: a later pass removes nothing.
+    expect((await pruner?.prune())?.removedExecutions).toEqual([])
+  })
+
+  it('removes finished executions past maxAge, never a running one', async () => {
+    const dataDir = join(temp(), 'data')
+    const node = await open({ dataDir, retention: { maxAgeMs: 1, maxCount: 0, intervalMs: DAY } })
+    const { engine, store, pruner } = node.parts
+    await pruner?.prune()
+    await engine.createFlow(FLOW as never, await node.asAdmin())
+    await engine.createFlow({ ...FLOW, id: 'waits', name: 'waits', steps: [{ id: 'hold', type: 'event-trigger', event: 'go' }] } as never, await node.asAdmin())
+    const done = await runs(node, 2)
+    const waiting = await engine.startExecution('waits', {}, await node.asAdmin())
+    await new Promise((resolve) => setTimeout(resolve, 5)) // older than 1 ms
+    const report = await pruner?.prune()
+    expect([...(report?.removedExecutions ?? [])].sort()).toEqual([...done].sort())
+    expect((await store.log.listExecutions()).map((h) => h.executionId)).toEqual([waiting])
+  })
+
+  it('refuses a retention policy it cannot keep (NodeConfigError)', () => {
+    for (const retention of [
+      { maxAgeMs: -1, maxCount: 0, intervalMs: 1000 },
+      { maxAgeMs: 0, maxCount: 1.5, intervalMs: 1000 },
+      { maxAgeMs: 0, maxCount: 0, intervalMs: 0 },
+      { maxAgeMs: 0, maxCount: 0, intervalMs: 2 ** 31 }
+    ]) {
+      expect(() => createQflowNode({ dataDir: temp(), retention })).toThrow(expect.objectContaining({ name: 'NodeConfigError', option: 'retention' }))
+    }
+  })
+})
