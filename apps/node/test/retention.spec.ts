@@ -80,6 +80,23 @@ describe('retention', () => {
     expect((await store.log.listExecutions()).map((h) => h.executionId)).toEqual([waiting])
   })
 
+  it('stops a pass it is running when the node stops, and removes nothing after that', async () => {
+    const dataDir = join(temp(), 'data')
+    const first = await open({ dataDir })
+    await first.parts.engine.createFlow(FLOW as never, await first.asAdmin())
+    const ids = await runs(first, 3)
+    await first.stop()
+    const node = await open({ dataDir, retention: { maxAgeMs: 0, maxCount: 1, intervalMs: DAY } })
+    const pruner = node.parts.pruner as NonNullable<QflowNode['parts']['pruner']>
+    const pass = pruner.prune()
+    await node.stop()
+    expect((await pass).removedExecutions).toEqual([])
+    // The store it pruned is closed now.
+    await expect(pruner.prune()).rejects.toMatchObject({ name: 'StoreNotStartedError' })
+    const reopened = await open({ dataDir })
+    expect((await reopened.parts.store.log.listExecutions()).map((h) => h.executionId).sort()).toEqual([...ids].sort())
+  })
+
   it('refuses a retention policy it cannot keep (NodeConfigError)', () => {
     for (const retention of [
       { maxAgeMs: -1, maxCount: 0, intervalMs: 1000 },

@@ -275,7 +275,12 @@ export class HashLinkedExecutionLog implements ExecutionLog {
         return unpinned.length
       })
     // Several removals at once: their frames share an fdatasync instead of waiting for one each.
+    let aborted = false
     for (let at = 0; at < doomed.length; at += GC_CONCURRENCY) {
+      if (policy.signal?.aborted === true) {
+        aborted = true
+        break
+      }
       const settled = await Promise.allSettled(doomed.slice(at, at + GC_CONCURRENCY).map(remove))
       for (const outcome of settled) if (outcome.status === 'fulfilled') removedBlocks += outcome.value
       const failed = settled.find((outcome) => outcome.status === 'rejected')
@@ -283,7 +288,7 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     }
     // Reclaim the space: rewrite the oldest segments whose blocks are now mostly deleted.
     if (removedBlocks > 0) await this.ctx.journal.compact()
-    return { removedExecutions, removedBlocks }
+    return { removedExecutions, removedBlocks, aborted }
   }
 
   private async setPinned(executionId: string, pinned: boolean): Promise<void> {

@@ -236,6 +236,11 @@ export interface RetentionPolicy {
   readonly olderThan?: number
   /** Keep this many most recently finished executions whatever their age. Default 0. */
   readonly keepLast?: number
+  /**
+   * Ends the removal early once aborted: executions removed so far stay removed (their space is
+   * reclaimed), the rest are left, and `gc` resolves with what it removed, `aborted: true`.
+   */
+  readonly signal?: AbortSignal
 }
 
 /** What `gc` removed. */
@@ -244,6 +249,8 @@ export interface GcReport {
   readonly removedExecutions: readonly string[]
   /** Blocks deleted. */
   readonly removedBlocks: number
+  /** Whether the policy's `signal` ended the removal before every execution it picked was removed. */
+  readonly aborted: boolean
 }
 
 /** What {@link StateStore.stats} answers (in memory mode, `segments` and `bytes` are 0). */

@@ -194,4 +194,17 @@ describe('gc', () => {
     expect((await reopened.log.listExecutions()).map((h) => h.executionId)).toEqual(ids.slice(130))
     expect((await reopened.gc({ keepLast: 20 })).removedExecutions).toEqual([])
   })
+
+  it('ends early once its signal is aborted, leaving the rest for the next gc', async () => {
+    const store = await openStore(await temp.make(), testIdentity())
+    open.push(store)
+    for (let i = 0; i < 3; i++) await run(store, `done-${i}`, 'completed', i)
+    const controller = new AbortController()
+    const stopped = store.gc({ signal: controller.signal })
+    controller.abort()
+    expect(await stopped).toEqual({ removedExecutions: [], removedBlocks: 0, aborted: true })
+    expect(await store.log.listExecutions()).toHaveLength(3)
+    expect(await store.gc({ signal: new AbortController().signal })).toMatchObject({ removedBlocks: 9, aborted: false })
+    expect(await store.log.listExecutions()).toEqual([])
+  })
 })

@@ -50,7 +50,8 @@ export class ExecutionPruner {
   private readonly unindexed = new Set<string>()
   private running: Promise<PruneReport> | undefined
   private timer: NodeJS.Timeout | undefined
-  private stopped = false
+  /** Aborted by `stop()`: a running pass ends after the batch of removals it is in. */
+  private readonly stopping = new AbortController()
 
   constructor(
     readonly policy: RetentionPolicy,
@@ -78,16 +79,16 @@ export class ExecutionPruner {
     return this.running
   }
 
-  /** Stops scheduling passes and waits for the one running. */
+  /** Stops scheduling passes, ends the one running after its current batch, and waits for it. */
   async stop(): Promise<void> {
-    this.stopped = true
+    this.stopping.abort()
     clearTimeout(this.timer)
     this.timer = undefined
     await this.running?.catch(() => undefined)
   }
 
   private schedule(delayMs: number): void {
-    if (this.stopped) return
+    if (this.stopping.signal.aborted) return
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.prune().then(
@@ -106,9 +107,10 @@ export class ExecutionPruner {
     try {
       const removedExecutions: string[] = []
       let removedBlocks = 0
+      const signal = this.stopping.signal
       const rules = [
-        ...(this.policy.maxAgeMs > 0 ? [{ olderThan: this.policy.maxAgeMs }] : []),
-        ...(this.policy.maxCount > 0 ? [{ keepLast: this.policy.maxCount }] : [])
+        ...(this.policy.maxAgeMs > 0 ? [{ olderThan: this.policy.maxAgeMs, signal }] : []),
+        ...(this.policy.maxCount > 0 ? [{ keepLast: this.policy.maxCount, signal }] : [])
       ]
       for (const rule of rules) {
         const report = await store.gc(rule)
