@@ -82,3 +82,6 @@ export const SQLITE_HEADER = 'SQLite format 3\u0000'
  * walks a sort index and probes the set, rather than sorting every candidate.
  */
 export const DENSE_CANDIDATES = 1000
+
+/** Broken databases moved aside (`<path>.corrupt-<ms>`) kept for inspection by default. */
+export const DEFAULT_KEEP_CORRUPT_COPIES = 3

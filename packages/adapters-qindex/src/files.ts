@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { BOOT_ID_PATH, OPEN_MARK_SUFFIX, SQLITE_HEADER } from './constants.js'
 
 /** The files SQLite keeps beside a database in WAL mode. */
@@ -44,6 +44,26 @@ export function moveDatabaseFiles(path: string, to: string): string {
     if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${to}${suffix}`)
   }
   return to
+}
+
+/**
+ * Removes the copies of a broken database moved aside as `<path>.corrupt-<ms>` (with their
+ * sidecars) beyond the `keep` newest; returns the paths removed.
+ */
+export function pruneCorruptCopies(path: string, keep: number): string[] {
+  const prefix = `${basename(path)}.corrupt-`
+  let names: string[]
+  try {
+    names = readdirSync(dirname(path))
+  } catch {
+    return []
+  }
+  const copies = names
+    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .sort((a, b) => Number(b.slice(prefix.length)) - Number(a.slice(prefix.length)))
+  const removed = copies.slice(keep).map((name) => join(dirname(path), name))
+  for (const copy of removed) removeDatabaseFiles(copy)
+  return removed
 }
 
 /** Flushes a file to disk. */

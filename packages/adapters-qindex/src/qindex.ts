@@ -16,6 +16,11 @@ export interface QindexInit {
    * corruption error.
    */
   onCorrupt?: (error: IndexCorruptError) => void
+  /**
+   * How many broken databases moved aside (`<path>.corrupt-<ms>`) are kept for inspection; older
+   * ones are deleted when another is moved aside. Default 3.
+   */
+  keepCorruptCopies?: number
   /** Whether `start()` runs `PRAGMA quick_check` on an existing database. Default true. */
   integrityCheck?: boolean
   /** Whether `start()` fills a missing (or empty) database from the injected source. Default true. */

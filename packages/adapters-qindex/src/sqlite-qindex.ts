@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { IndexPage, IndexQuery, IndexRecord } from '@qflow/pipeline'
-import { DEFAULT_CACHE_SIZE_MB, DEFAULT_PATH, DENSE_CANDIDATES, REBUILD_BATCH_SIZE } from './constants.js'
+import { DEFAULT_CACHE_SIZE_MB, DEFAULT_KEEP_CORRUPT_COPIES, DEFAULT_PATH, DENSE_CANDIDATES, REBUILD_BATCH_SIZE } from './constants.js'
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js'
 import {
   IndexCorruptError,
@@ -19,6 +19,7 @@ import {
   fileSize,
   hasSqliteHeader,
   moveDatabaseFiles,
+  pruneCorruptCopies,
   readOpenMark,
   removeDatabaseFiles,
   removeSidecars,
@@ -81,6 +82,7 @@ export class SqliteQindexImpl implements SqliteQindex {
   private readonly components: QindexComponents
   private readonly now: () => number
   private readonly cacheSizeMB: number
+  private readonly keepCorruptCopies: number
   private store: IndexStore | undefined
   private starting: Promise<void> | undefined
   /** Bumped by `stop()`: a rebuild started under another generation abandons its work. */
@@ -100,6 +102,8 @@ export class SqliteQindexImpl implements SqliteQindex {
     this.now = init.now ?? Date.now
     const cache = init.cacheSizeMB ?? DEFAULT_CACHE_SIZE_MB
     this.cacheSizeMB = Number.isFinite(cache) && cache >= 1 ? cache : DEFAULT_CACHE_SIZE_MB
+    const keep = init.keepCorruptCopies ?? DEFAULT_KEEP_CORRUPT_COPIES
+    this.keepCorruptCopies = Number.isSafeInteger(keep) && keep >= 0 ? keep : DEFAULT_KEEP_CORRUPT_COPIES
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -173,6 +177,7 @@ export class SqliteQindexImpl implements SqliteQindex {
       // Keep the broken file for inspection; from here on the index counts as missing, so a
       // failed rebuild is retried at the next start.
       err.movedTo = moveDatabaseFiles(this.path, `${this.path}.corrupt-${this.now()}`)
+      pruneCorruptCopies(this.path, this.keepCorruptCopies)
       this.report(err)
       const built = await this.build(source(), generation)
       store = this.swapFileIn(built.store)

@@ -220,6 +220,21 @@ describe('corruption', () => {
     raw.close()
   })
 
+  it('keeps only the newest keepCorruptCopies broken files it moved aside', async () => {
+    const path = dbPath()
+    let clock = 1_000
+    const moved: string[] = []
+    for (let round = 0; round < 4; round++) {
+      writeFileSync(path, garbage(4096))
+      const index = qindex({ path, keepCorruptCopies: 2, now: () => (clock += 1_000), onCorrupt: (e) => moved.push(e.movedTo as string) })({ source: () => STATE })
+      await index.start()
+      await index.stop()
+    }
+    expect(moved).toHaveLength(4)
+    const left = readdirSync(dirname(path)).filter((name) => name.startsWith(`${basename(path)}.corrupt-`))
+    expect(left.sort()).toEqual(moved.slice(2).map((p) => basename(p)).sort())
+  })
+
   it('detects a damaged page behind a valid header with quick_check', async () => {
     const path = dbPath()
     await writeIndex(path, STATE)
