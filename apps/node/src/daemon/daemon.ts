@@ -164,6 +164,11 @@ class Daemon implements QflowDaemon {
       subnet: config.subnet,
       allowPrivateNetworks: config.allowPrivateNetworks,
       onError: (executionId, error) => log.error({ executionId, err: error }, 'execution stopped on a store failure; it resumes on the next start'),
+      onIndexCorrupt: (err) =>
+        log.warn(
+          { reason: err.reason, path: err.path, movedTo: err.movedTo, detail: err.message },
+          err.movedTo === undefined ? 'the index database is damaged' : 'the index database was damaged: moved aside and rebuilt from the state store'
+        ),
       retention: { maxAgeMs: config.executionMaxAge, maxCount: config.executionMaxCount, intervalMs: config.pruneInterval },
       onPrune: (report) => {
         if (report.removedExecutions.length === 0) return

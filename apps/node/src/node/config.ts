@@ -1,3 +1,4 @@
+import type { IndexCorruptError } from '@qflow/adapters-qindex'
 import type { Action } from '@qflow/scheduler'
 import type { Durability } from '@qflow/state'
 import type { PruneReport, RetentionPolicy } from './retention.js'
@@ -55,6 +56,11 @@ export interface QflowNodeConfig {
    * Only a node that runs the engine (`recover` not false) prunes.
    */
   retention?: RetentionPolicy
+  /**
+   * Told when the index turned out damaged (corrupt, or open when the machine went down): at start
+   * it was moved aside (`movedTo`; the 3 newest such copies are kept) and rebuilt from the state store.
+   */
+  onIndexCorrupt?: (error: IndexCorruptError) => void
   /** Told what each pruning pass removed. */
   onPrune?: (report: PruneReport) => void
   /** Told of a pruning pass that failed (the next one tries again). */

@@ -183,7 +183,11 @@ class EmbeddedQflowNode implements QflowNode {
     }
 
     // The index is a view of the state store: it runs unsynced and is rebuilt should the machine go down under it.
-    const index = qindex({ path: resolve(dataDir, DATA_DIR_LAYOUT.index), crashRecovery: 'rebuild' })({ source: () => indexRecordsOf(store, subnet) })
+    const index = qindex({
+      path: resolve(dataDir, DATA_DIR_LAYOUT.index),
+      crashRecovery: 'rebuild',
+      ...(config.onIndexCorrupt === undefined ? {} : { onCorrupt: config.onIndexCorrupt })
+    })({ source: () => indexRecordsOf(store, subnet) })
     await index.start()
     this.teardown.push(() => index.stop())
 

@@ -1,10 +1,19 @@
 import { existsSync } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { qflow, REPO_ROOT, useTempDir, writeFiles } from '../fixtures/cli.js'
 import { spawnQflow } from '../fixtures/node.js'
-import { api, type RunningDaemon, startDaemon } from './daemon-fixture.js'
+import { adminToken, api, type RunningDaemon, startDaemon } from './daemon-fixture.js'
+import { OWNER } from './fixtures.js'
+
+const SIMPLE_FLOW = {
+  id: 'indexed',
+  name: 'indexed',
+  version: '1.0.0',
+  owner: OWNER,
+  steps: [{ id: 'double', type: 'task', action: 'data.transform', params: { expression: 'input.n * 2' } }]
+}
 
 /** The admin token and login command `qflow node start` prints on standard error, if it did. */
 function printedToken(stderr: string): { url: string; token: string } | undefined {
@@ -55,6 +64,22 @@ describe('qflow node start', () => {
     const daemon = await start()
     expect(await daemon.stop('SIGINT')).toEqual({ code: 0, signal: null })
     expect(daemon.logs().find((l) => l.msg.startsWith('shutting down'))).toMatchObject({ reason: 'SIGINT' })
+  })
+
+  it('logs a damaged index it moved aside and rebuilt, and serves from the rebuilt one', async () => {
+    const dataDir = join(tmp(), 'node')
+    const first = await start()
+    const token = await adminToken(dataDir)
+    expect((await api(first.url, 'POST', '/api/v1/flows', token, { ...SIMPLE_FLOW, metadata: { tags: ['kept'] } })).status).toBe(201)
+    expect(await first.stop()).toEqual({ code: 0, signal: null })
+    await writeFile(join(dataDir, 'index.sqlite'), Buffer.alloc(8192, 0x5a))
+
+    const second = await start()
+    const warned = second.logs().find((l) => l.msg.startsWith('the index database was damaged'))
+    expect(warned).toMatchObject({ level: 'warn', reason: 'bad-header', path: join(dataDir, 'index.sqlite'), movedTo: expect.stringMatching(/index\.sqlite\.corrupt-\d+$/) })
+    expect(existsSync(warned?.movedTo as string)).toBe(true)
+    const found = await api(second.url, 'GET', '/api/v1/flows?tag=kept', await adminToken(dataDir))
+    expect((found.body.data as { items: { id: string }[] }).items.map((i) => i.id)).toEqual([SIMPLE_FLOW.id])
   })
 
   it('prints the admin token once, on the first start, with how to use it; later starts do not', async () => {
