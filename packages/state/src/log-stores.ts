@@ -55,9 +55,9 @@ export class LogBlockstore extends BaseBlockstore {
     for await (const { cid, bytes } of source) yield await this.put(cid, bytes, options)
   }
 
-  override *get(cid: CID, options?: AbortOptions): Generator<Uint8Array> {
+  override async *get(cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
     options?.signal?.throwIfAborted()
-    const bytes = this.log.readBlock(cid)
+    const bytes = await this.log.readBlock(cid)
     if (bytes === undefined) throw new NotFoundError()
     yield bytes
   }
@@ -72,7 +72,7 @@ export class LogBlockstore extends BaseBlockstore {
     if (this.log.hasBlock(cid)) await this.journal.commit({ blocks: [], puts: [], blockDeletes: [cid] })
   }
 
-  override *getAll(options?: AbortOptions): Generator<BlockPair> {
+  override async *getAll(options?: AbortOptions): AsyncGenerator<BlockPair> {
     for (const cid of [...this.log.blocks()]) {
       options?.signal?.throwIfAborted()
       yield { cid, bytes: this.get(cid) }

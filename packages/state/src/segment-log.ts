@@ -5,9 +5,9 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  read,
   readdirSync,
   readFileSync,
-  readSync,
   unlinkSync,
   writevSync
 } from 'node:fs'
@@ -57,6 +57,30 @@ interface Segment {
   fd: number | undefined
   size: number
   live: number
+  /** Reads in flight on `fd`: it is closed only once they are done. */
+  reads: number
+  /** Told when `reads` drops to 0 (set by whoever waits to close `fd`). */
+  idle: (() => void) | undefined
+}
+
+/** Reads `len` bytes at `off` on the thread pool; fewer when the file is shorter. */
+function readAt(fd: number, off: number, len: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(len)
+  return new Promise((resolve, reject) => {
+    const next = (done: number): void => {
+      if (done === len) {
+        resolve(out)
+        return
+      }
+      read(fd, out, done, len - done, off + done, (err, n) => {
+        if (err !== null) reject(err)
+        // A file cut short reads as fewer bytes: the caller's hash check names it.
+        else if (n === 0) resolve(out.subarray(0, done))
+        else next(done + n)
+      })
+    }
+    next(0)
+  })
 }
 
 /** What {@link SegmentLog.open} found. */
@@ -126,6 +150,8 @@ const CHECKPOINT_ENTRIES_PER_TURN = 8192
 const CHECKPOINT_PART_BYTES = 1024 * 1024
 /** Compaction copies live blocks forward in frames of about this many bytes. */
 const COMPACT_FRAME_BYTES = 1024 * 1024
+/** Blocks compaction reads at once (on the thread pool). */
+const COMPACT_READS_AT_ONCE = 64
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -423,7 +449,7 @@ export class SegmentLog {
       const fd = openSync(path, 'r')
       const size = fstatSync(fd).size
       closeSync(fd)
-      this.segments.set(id, { id, path, fd: undefined, size, live: 0 })
+      this.segments.set(id, { id, path, fd: undefined, size, live: 0, reads: 0, idle: undefined })
     }
     const position = this.loadCheckpoint()
     let framesScanned = 0
@@ -519,23 +545,36 @@ export class SegmentLog {
     return this.index.has(blockKey(cid))
   }
 
-  /** Reads a block's bytes with one positional read, or `undefined` when the log does not hold it. */
-  readBlock(cid: CID): Uint8Array | undefined {
+  /**
+   * Reads a block's bytes with a positional read on the thread pool (the event loop never waits
+   * for the disk), or `undefined` when the log does not hold it.
+   */
+  async readBlock(cid: CID): Promise<Uint8Array | undefined> {
     const loc = this.index.get(blockKey(cid))
     if (loc === undefined) return undefined
     if (loc.bytes !== undefined) return loc.bytes
     const segment = this.segments.get(loc.seg)
     if (segment === undefined) return undefined
+    // A sealed segment's descriptor is opened on its first read after a start, once.
     segment.fd ??= openSync(segment.path, 'r')
-    const out = Buffer.allocUnsafe(loc.len)
-    let read = 0
-    while (read < loc.len) {
-      const n = readSync(segment.fd, out, read, loc.len - read, loc.off + read)
-      if (n === 0) break
-      read += n
+    segment.reads++
+    try {
+      return await readAt(segment.fd, loc.off, loc.len)
+    } finally {
+      if (--segment.reads === 0) segment.idle?.()
     }
-    // A file cut short reads as fewer bytes: the caller's hash check names it.
-    return read === loc.len ? out : out.subarray(0, read)
+  }
+
+  /** Closes a segment's descriptor once the reads in flight on it are done. */
+  private async closeSegment(segment: Segment): Promise<void> {
+    if (segment.reads > 0) {
+      await new Promise<void>((resolve) => {
+        segment.idle = resolve
+      })
+      segment.idle = undefined
+    }
+    if (segment.fd !== undefined) closeSync(segment.fd)
+    segment.fd = undefined
   }
 
   /** Every block the log holds. */
@@ -694,18 +733,23 @@ export class SegmentLog {
     let blocks: Block[] = []
     let frameBytes = 0
     let blocksMoved = 0
-    for (const [key, loc] of [...this.index]) {
-      if (!victims.has(loc.seg)) continue
-      const cid = cidOf(key, loc)
-      const bytes = this.readBlock(cid)
-      if (bytes === undefined) continue
-      blocks.push({ cid, bytes })
-      blocksMoved++
-      frameBytes += bytes.byteLength
-      if (frameBytes >= COMPACT_FRAME_BYTES) {
-        txs.push({ blocks, puts: [] })
-        blocks = []
-        frameBytes = 0
+    // The journal holds commits back meanwhile (compaction is exclusive): the index stays as read.
+    const moving: CID[] = []
+    for (const [key, loc] of this.index) if (victims.has(loc.seg)) moving.push(cidOf(key, loc))
+    for (let at = 0; at < moving.length; at += COMPACT_READS_AT_ONCE) {
+      const cids = moving.slice(at, at + COMPACT_READS_AT_ONCE)
+      const read = await Promise.all(cids.map((cid) => this.readBlock(cid)))
+      for (let i = 0; i < cids.length; i++) {
+        const bytes = read[i]
+        if (bytes === undefined) continue
+        blocks.push({ cid: cids[i] as CID, bytes })
+        blocksMoved++
+        frameBytes += bytes.byteLength
+        if (frameBytes >= COMPACT_FRAME_BYTES) {
+          txs.push({ blocks, puts: [] })
+          blocks = []
+          frameBytes = 0
+        }
       }
     }
     const puts: Array<{ key: string; value: Uint8Array }> = []
@@ -717,7 +761,7 @@ export class SegmentLog {
     let bytesReclaimed = 0
     for (const id of victims) {
       const segment = this.segments.get(id) as Segment
-      if (segment.fd !== undefined) closeSync(segment.fd)
+      await this.closeSegment(segment)
       unlinkSync(segment.path)
       bytesReclaimed += segment.size
       this.segments.delete(id)
@@ -726,13 +770,10 @@ export class SegmentLog {
     return { segmentsRemoved: victims.size, bytesReclaimed, blocksMoved }
   }
 
-  /** Closes every segment file. */
-  close(): void {
-    for (const segment of this.segments.values()) {
-      if (segment.fd !== undefined) closeSync(segment.fd)
-      segment.fd = undefined
-    }
+  /** Closes every segment file, once the reads in flight are done. */
+  async close(): Promise<void> {
     this.active = undefined
+    await Promise.all([...this.segments.values()].map((segment) => this.closeSegment(segment)))
   }
 
   private setBlock(key: string, loc: BlockLocation): void {
@@ -764,7 +805,7 @@ export class SegmentLog {
     const fd = openSync(path, 'wx+')
     fsyncDir(dir)
     // The sealed segment keeps its descriptor: it serves reads until compaction removes it.
-    const segment: Segment = { id, path, fd, size: 0, live: 0 }
+    const segment: Segment = { id, path, fd, size: 0, live: 0, reads: 0, idle: undefined }
     this.segments.set(id, segment)
     this.active = segment
   }

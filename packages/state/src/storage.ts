@@ -97,7 +97,7 @@ export async function openStateStorage(init: StateStorageInit = {}): Promise<Sta
     dataDir,
     blockstore: new LogBlockstore(log, journal),
     datastore: new LogDatastore(log, journal),
-    async readBlock(cid) {
+    readBlock(cid) {
       return log.readBlock(cid)
     },
     async readRecord(key) {
@@ -106,7 +106,7 @@ export async function openStateStorage(init: StateStorageInit = {}): Promise<Sta
     close() {
       closed ??= (async () => {
         await journal.close()
-        log.close()
+        await log.close()
       })()
       return closed
     }

@@ -11,7 +11,7 @@ const temp = tempDirs()
 const logs: SegmentLog[] = []
 
 afterEach(async () => {
-  for (const log of logs.splice(0)) log.close()
+  for (const log of logs.splice(0)) await log.close()
   await temp.cleanup()
 })
 
@@ -25,9 +25,9 @@ function openLog(dir: string): { log: SegmentLog; report: ReturnType<SegmentLog[
 const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8'))
 
 /** What a log holds: every block's bytes by CID, and every record's value. */
-function contents(log: SegmentLog, cids: Iterable<Block['cid']>): { blocks: Record<string, string | undefined>; records: Record<string, string | undefined> } {
+async function contents(log: SegmentLog, cids: Iterable<Block['cid']>): Promise<{ blocks: Record<string, string | undefined>; records: Record<string, string | undefined> }> {
   const blocks: Record<string, string | undefined> = {}
-  for (const cid of cids) blocks[cid.toString()] = text(log.readBlock(cid))
+  for (const cid of cids) blocks[cid.toString()] = text(await log.readBlock(cid))
   const records: Record<string, string | undefined> = {}
   for (const key of log.recordKeys()) records[key] = text(log.getRecord(key))
   return { blocks, records }
@@ -77,12 +77,12 @@ describe('index checkpoints', () => {
     log.apply(log.write([{ blocks: [encodeBlock({ after: true })], puts: [] }]))
     made.push(encodeBlock({ after: true }))
     await log.sync()
-    const expected = contents(log, made.map((b) => b.cid))
-    log.close()
+    const expected = await contents(log, made.map((b) => b.cid))
+    await log.close()
 
     const { log: reopened, report } = openLog(dir)
     expect(report).toEqual({ checkpointLoaded: true, framesScanned: during + 1, damagedFrames: 0 })
-    expect(contents(reopened, made.map((b) => b.cid))).toEqual(expected)
+    expect(await contents(reopened, made.map((b) => b.cid))).toEqual(expected)
     expect(expected.blocks[(made[0] as Block).cid.toString()]).toBeUndefined()
     expect(expected.records['/batch/0']).toBe(`replaced ${during - 1}`)
   })
@@ -109,16 +109,16 @@ describe('index checkpoints', () => {
     await checkpointing
     expect(report.segmentsRemoved).toBeGreaterThan(0)
     expect(log.stats().segments).toBeLessThan(segmentsBefore)
-    const expected = contents(log, [...kept, ...dropped].map((b) => b.cid))
-    log.close()
+    const expected = await contents(log, [...kept, ...dropped].map((b) => b.cid))
+    await log.close()
 
     const reopened = new SegmentLog(dir, 256 * 1024)
     const opened = reopened.open()
     logs.push(reopened)
     expect(opened.checkpointLoaded).toBe(true)
-    expect(contents(reopened, [...kept, ...dropped].map((b) => b.cid))).toEqual(expected)
-    for (const block of kept) expect(text(reopened.readBlock(block.cid))).toBe(text(block.bytes))
-    for (const block of dropped.slice(0, 50)) expect(reopened.readBlock(block.cid)).toBeUndefined()
+    expect(await contents(reopened, [...kept, ...dropped].map((b) => b.cid))).toEqual(expected)
+    for (const block of kept) expect(text(await reopened.readBlock(block.cid))).toBe(text(block.bytes))
+    for (const block of dropped.slice(0, 50)) expect(await reopened.readBlock(block.cid)).toBeUndefined()
   })
 
   it('reports what the log holds and its last checkpoint', async () => {
@@ -152,7 +152,7 @@ describe('index checkpoints', () => {
     log.apply(log.write([{ blocks: [], puts }]))
     await log.sync()
     await log.checkpoint()
-    log.close()
+    await log.close()
     const { log: reopened, report } = openLog(dir)
     expect(report.checkpointLoaded).toBe(true)
     expect(report.framesScanned).toBe(0)
@@ -169,7 +169,7 @@ describe('index checkpoints', () => {
     log.apply(log.write([{ blocks, puts: [{ key: '/k', value: Buffer.from('v') }] }]))
     await log.sync()
     await log.checkpoint()
-    log.close()
+    await log.close()
 
     // Rewrite QFK2 (magic, position, entries, counts, crc) as QFK1 (magic, position, counts, entries, crc).
     const path = join(dir, 'index.ckpt')
@@ -183,16 +183,44 @@ describe('index checkpoints', () => {
 
     const { log: reopened, report } = openLog(dir)
     expect(report).toEqual({ checkpointLoaded: true, framesScanned: 0, damagedFrames: 0 })
-    for (const block of blocks) expect(text(reopened.readBlock(block.cid))).toBe(text(block.bytes))
+    for (const block of blocks) expect(text(await reopened.readBlock(block.cid))).toBe(text(block.bytes))
     expect(text(reopened.getRecord('/k'))).toBe('v')
 
     // A damaged one is not trusted: the open scans every segment instead.
     const damaged = await readFile(path)
     damaged[20] = (damaged[20] as number) ^ 0xff
     await writeFile(path, damaged)
-    reopened.close()
+    await reopened.close()
     const { log: rescanned, report: rescan } = openLog(dir)
     expect(rescan).toEqual({ checkpointLoaded: false, framesScanned: 1, damagedFrames: 0 })
-    for (const block of blocks) expect(text(rescanned.readBlock(block.cid))).toBe(text(block.bytes))
+    for (const block of blocks) expect(text(await rescanned.readBlock(block.cid))).toBe(text(block.bytes))
+  })
+})
+
+describe('block reads', () => {
+  it('read on the thread pool: reads in flight finish before a compaction or a close closes their segment', async () => {
+    const dir = await temp.make()
+    const log = new SegmentLog(dir, 64 * 1024)
+    log.open()
+    logs.push(log)
+    const kept: Block[] = []
+    const dropped: Block[] = []
+    for (let i = 0; i < 3_000; i += 100) {
+      const blocks = Array.from({ length: 100 }, (_, j) => encodeBlock({ n: i + j, pad: 'x'.repeat(64) }))
+      for (const [j, block] of blocks.entries()) (j % 10 === 0 ? kept : dropped).push(block)
+      log.apply(log.write([{ blocks, puts: [] }]))
+    }
+    log.apply(log.write([{ blocks: [], puts: [], blockDeletes: dropped.map((b) => b.cid) }]))
+    await log.sync()
+    // Reads of blocks in the segments the compaction removes, issued before it starts.
+    const early = kept.map((block) => log.readBlock(block.cid))
+    const report = await log.compact()
+    expect(report.segmentsRemoved).toBeGreaterThan(0)
+    expect((await Promise.all(early)).map(text)).toEqual(kept.map((b) => text(b.bytes)))
+    // Moved forward: still readable from where the compaction wrote them.
+    expect((await Promise.all(kept.map((b) => log.readBlock(b.cid)))).map(text)).toEqual(kept.map((b) => text(b.bytes)))
+    const late = kept.map((block) => log.readBlock(block.cid))
+    await log.close()
+    expect((await Promise.all(late)).map(text)).toEqual(kept.map((b) => text(b.bytes)))
   })
 })

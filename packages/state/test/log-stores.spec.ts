@@ -50,7 +50,7 @@ describe('log-backed blockstore and datastore', () => {
       await storage.blockstore.delete(a.cid)
       expect(await storage.blockstore.has(a.cid)).toBe(false)
       expect(await storage.readBlock(a.cid)).toBeUndefined()
-      expect(() => [...(storage.blockstore.get(a.cid) as Generator<Uint8Array>)]).toThrow(expect.objectContaining({ name: 'NotFoundError' }))
+      await expect(bytesOf(storage, a)).rejects.toMatchObject({ name: 'NotFoundError' })
     })
 
     it(`${mode}: the datastore puts, gets, queries by prefix, batches and deletes keys`, async () => {
