@@ -1,6 +1,9 @@
 import type { SqliteQindex } from '@qflow/adapters-qindex'
 import type { StateStore } from '@qflow/state'
 
+/** Index records one transaction deletes (each holds the event loop while SQLite runs it). */
+const INDEX_DELETES_AT_ONCE = 256
+
 /**
  * Which finished executions a node removes, and how often it looks. Running and paused executions
  * are never removed, nor pinned ones (`store.log.pin`).
@@ -55,7 +58,7 @@ export class ExecutionPruner {
 
   constructor(
     readonly policy: RetentionPolicy,
-    private readonly parts: { readonly store: StateStore; readonly index: SqliteQindex; readonly now?: () => number },
+    private readonly parts: { readonly store: StateStore; readonly index: SqliteQindex },
     private readonly listener: { onPrune?(report: PruneReport): void; onError?(error: unknown): void } = {}
   ) {}
 
@@ -101,8 +104,8 @@ export class ExecutionPruner {
 
   private async pass(): Promise<PruneReport> {
     const { store, index } = this.parts
-    const now = this.parts.now ?? Date.now
-    const at = now()
+    const at = Date.now()
+    const started = performance.now()
     this.passes++
     try {
       const removedExecutions: string[] = []
@@ -118,12 +121,15 @@ export class ExecutionPruner {
         removedBlocks += report.removedBlocks
       }
       // The index is a view of the store: what left the store leaves it, history and all.
+      // In slices: each is one SQLite transaction on the event loop's thread.
       for (const id of removedExecutions) this.unindexed.add(id)
-      if (this.unindexed.size > 0) {
-        await index.deleteMany(this.unindexed, { history: 'drop' })
-        this.unindexed.clear()
+      while (this.unindexed.size > 0) {
+        const slice: string[] = []
+        for (const id of this.unindexed) if (slice.push(id) === INDEX_DELETES_AT_ONCE) break
+        await index.deleteMany(slice, { history: 'drop' })
+        for (const id of slice) this.unindexed.delete(id)
       }
-      const report: PruneReport = { at, durationMs: now() - at, removedExecutions, removedBlocks }
+      const report: PruneReport = { at, durationMs: Math.round(performance.now() - started), removedExecutions, removedBlocks }
       this.removed += removedExecutions.length
       this.last = report
       return report
