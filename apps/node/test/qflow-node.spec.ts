@@ -2,9 +2,10 @@ import { readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createGrant } from '@qflow/adapters-qonsent'
 import { createIdentity, issueToken } from '@qflow/adapters-squid'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createQflowNode, type QflowNode } from '../src/node/node.js'
+import { describe, expect, it } from 'vitest'
+import { createQflowNode, } from '../src/node/node.js'
 import { useTempDir } from './fixtures/cli.js'
+import { useNodes } from './fixtures/open-nodes.js'
 
 const OWNER = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'
 
@@ -41,16 +42,7 @@ async function errorOf(promise: Promise<unknown>): Promise<Error & Record<string
 
 describe('createQflowNode', () => {
   const temp = useTempDir()
-  const nodes: QflowNode[] = []
-  const open = async (config: Parameters<typeof createQflowNode>[0]) => {
-    const node = createQflowNode(config)
-    nodes.push(node)
-    await node.start()
-    return node
-  }
-  afterEach(async () => {
-    for (const node of nodes.splice(0)) await node.stop()
-  })
+  const open = useNodes()
 
   it('creates its identities and secret once, keeps them across restarts, and grants the admin', async () => {
     const dataDir = join(temp(), 'data')

@@ -1,31 +1,17 @@
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createQflowNode, type QflowNode } from '../src/node/node.js'
 import { useTempDir } from './fixtures/cli.js'
+import { doublingFlow } from './fixtures/flows.js'
+import { useNodes } from './fixtures/open-nodes.js'
 
-const OWNER = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'
-const FLOW = {
-  id: 'pruned',
-  name: 'pruned',
-  version: '1.0.0',
-  owner: OWNER,
-  steps: [{ id: 'double', type: 'task', action: 'data.transform', params: { expression: 'input.n * 2' } }]
-}
+const FLOW = doublingFlow('pruned')
 /** A pass every day: the tests run the passes they want with `prune()`, after the first. */
 const DAY = 24 * 60 * 60_000
 
 describe('retention', () => {
   const temp = useTempDir()
-  const nodes: QflowNode[] = []
-  const open = async (config: Parameters<typeof createQflowNode>[0]) => {
-    const node = createQflowNode(config)
-    nodes.push(node)
-    await node.start()
-    return node
-  }
-  afterEach(async () => {
-    for (const node of nodes.splice(0)) await node.stop()
-  })
+  const open = useNodes()
 
   /** Runs the flow `count` times, one after the other; resolves with the execution ids, oldest first. */
   async function runs(node: QflowNode, count: number): Promise<string[]> {

@@ -113,21 +113,8 @@ describe('rebuild', () => {
     const path = dbPath()
     const index = track(qindex({ path })())
     await index.start()
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    let reached!: () => void
-    const halfway = new Promise<void>((resolve) => {
-      reached = resolve
-    })
-    async function* slow(): AsyncIterable<IndexRecord> {
-      yield* STATE.slice(0, 10)
-      reached()
-      await gate
-      yield* STATE.slice(10)
-    }
-    const rebuilding = index.rebuild(slow())
+    const { source, halfway, release } = gatedSource(STATE, 10)
+    const rebuilding = index.rebuild(source)
     await halfway
     await expect(index.rebuild([])).rejects.toMatchObject({ name: 'IndexRebuildError' })
     await index.put(record('written-meanwhile', { tags: ['even'] }))
@@ -146,21 +133,8 @@ describe('rebuild', () => {
     const index = track(qindex({ path })())
     await index.start()
     await index.putMany(STATE)
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    let reached!: () => void
-    const halfway = new Promise<void>((resolve) => {
-      reached = resolve
-    })
-    async function* slow(): AsyncIterable<IndexRecord> {
-      yield* STATE.slice(0, 10)
-      reached()
-      await gate
-      yield* STATE.slice(10)
-    }
-    const rebuilding = index.rebuild(slow())
+    const { source, halfway, release } = gatedSource(STATE, 10)
+    const rebuilding = index.rebuild(source)
     await halfway
     expect(await index.deleteMany(['flow-2', 'flow-15'], { history: 'drop' })).toBe(2)
     release()
@@ -194,6 +168,25 @@ describe('rebuild', () => {
     expect(existsSync(`${path}.rebuilding`)).toBe(false)
   })
 })
+
+/** A source that yields `records` up to `at`, then waits for `release()`; `halfway` settles once it waits. */
+function gatedSource(records: readonly IndexRecord[], at: number): { source: AsyncIterable<IndexRecord>; halfway: Promise<void>; release: () => void } {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let reached!: () => void
+  const halfway = new Promise<void>((resolve) => {
+    reached = resolve
+  })
+  async function* source(): AsyncIterable<IndexRecord> {
+    yield* records.slice(0, at)
+    reached()
+    await gate
+    yield* records.slice(at)
+  }
+  return { source: source(), halfway, release }
+}
 
 describe('corruption', () => {
   it('detects garbage written over the file, moves it aside, reports it and rebuilds', async () => {

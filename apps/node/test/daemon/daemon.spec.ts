@@ -3,17 +3,11 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { qflow, REPO_ROOT, useTempDir, writeFiles } from '../fixtures/cli.js'
+import { doublingFlow } from '../fixtures/flows.js'
 import { spawnQflow } from '../fixtures/node.js'
 import { adminToken, api, type RunningDaemon, startDaemon } from './daemon-fixture.js'
-import { OWNER } from './fixtures.js'
 
-const SIMPLE_FLOW = {
-  id: 'indexed',
-  name: 'indexed',
-  version: '1.0.0',
-  owner: OWNER,
-  steps: [{ id: 'double', type: 'task', action: 'data.transform', params: { expression: 'input.n * 2' } }]
-}
+const SIMPLE_FLOW = doublingFlow('indexed')
 
 /** The admin token and login command `qflow node start` prints on standard error, if it did. */
 function printedToken(stderr: string): { url: string; token: string } | undefined {

@@ -1,16 +1,10 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { useTempDir } from '../fixtures/cli.js'
+import { doublingFlow } from '../fixtures/flows.js'
 import { adminToken, api, type LogLine, type RunningDaemon, startDaemon } from './daemon-fixture.js'
-import { OWNER } from './fixtures.js'
 
-const FLOW = {
-  id: 'kept-few',
-  name: 'kept few',
-  version: '1.0.0',
-  owner: OWNER,
-  steps: [{ id: 'double', type: 'task', action: 'data.transform', params: { expression: 'input.n * 2' } }]
-}
+const FLOW = doublingFlow('kept-few')
 
 /** The value of one metric line (`name value`) of a `/metrics` text, or undefined. */
 function metric(text: string, name: string): number | undefined {
