@@ -59,8 +59,8 @@ interface Segment {
   live: number
   /** Reads in flight on `fd`: it is closed only once they are done. */
   reads: number
-  /** Told when `reads` drops to 0 (set by whoever waits to close `fd`). */
-  idle: (() => void) | undefined
+  /** Told when `reads` drops to 0 (whoever waits to close `fd`). */
+  idle: Array<() => void>
 }
 
 /** Reads `len` bytes at `off` on the thread pool; fewer when the file is shorter. */
@@ -449,7 +449,7 @@ export class SegmentLog {
       const fd = openSync(path, 'r')
       const size = fstatSync(fd).size
       closeSync(fd)
-      this.segments.set(id, { id, path, fd: undefined, size, live: 0, reads: 0, idle: undefined })
+      this.segments.set(id, { id, path, fd: undefined, size, live: 0, reads: 0, idle: [] })
     }
     const position = this.loadCheckpoint()
     let framesScanned = 0
@@ -561,18 +561,13 @@ export class SegmentLog {
     try {
       return await readAt(segment.fd, loc.off, loc.len)
     } finally {
-      if (--segment.reads === 0) segment.idle?.()
+      if (--segment.reads === 0) for (const told of segment.idle.splice(0)) told()
     }
   }
 
   /** Closes a segment's descriptor once the reads in flight on it are done. */
   private async closeSegment(segment: Segment): Promise<void> {
-    if (segment.reads > 0) {
-      await new Promise<void>((resolve) => {
-        segment.idle = resolve
-      })
-      segment.idle = undefined
-    }
+    if (segment.reads > 0) await new Promise<void>((resolve) => segment.idle.push(resolve))
     if (segment.fd !== undefined) closeSync(segment.fd)
     segment.fd = undefined
   }
@@ -805,7 +800,7 @@ export class SegmentLog {
     const fd = openSync(path, 'wx+')
     fsyncDir(dir)
     // The sealed segment keeps its descriptor: it serves reads until compaction removes it.
-    const segment: Segment = { id, path, fd, size: 0, live: 0, reads: 0, idle: undefined }
+    const segment: Segment = { id, path, fd, size: 0, live: 0, reads: 0, idle: [] }
     this.segments.set(id, segment)
     this.active = segment
   }
