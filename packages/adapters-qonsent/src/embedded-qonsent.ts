@@ -283,11 +283,15 @@ class EmbeddedQonsentStore implements EmbeddedQonsent {
     }
   }
 
-  /** Queues a grant's expiry (or, when it already expired, its purge); purges what is past retention. */
-  private schedule(entry: CompiledGrant, now: number): void {
+  /**
+   * Queues a grant's expiry (or, when it already expired, its purge); purges what is past retention.
+   * A grant just added that expired already (`announce`) is queued to expire at once, so that its
+   * `granted` event is followed by its `expired` one, as for any other grant.
+   */
+  private schedule(entry: CompiledGrant, now: number, announce = false): void {
     if (!Number.isFinite(entry.expiresAt)) return
     const id = entry.grant.id
-    if (entry.expiresAt > now) this.queue.push({ at: entry.expiresAt, id, kind: 'expire' })
+    if (entry.expiresAt > now || announce) this.queue.push({ at: entry.expiresAt, id, kind: 'expire' })
     else this.queue.push({ at: entry.expiresAt + this.retention, id, kind: 'purge' })
   }
 
@@ -379,7 +383,7 @@ class EmbeddedQonsentStore implements EmbeddedQonsent {
       await this.log?.append({ v: 1, op: 'grant', at, grant })
       this.index.add(entry)
       this.addedAt.set(grant.id, at)
-      this.schedule(entry, at)
+      this.schedule(entry, at, true)
       this.armTimer()
       this.hub.publish({ type: CONSENT_GRANTED_EVENT, grant, at, by: grant.grantedBy })
       this.audit.record({

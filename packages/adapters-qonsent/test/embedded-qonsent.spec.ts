@@ -375,6 +375,22 @@ describe('embedded Qonsent: changes', () => {
     expect((await expired).grant.id).toBe('soon')
   })
 
+  it('announces the expiry of a grant that had expired before it was added, after its granted event', async () => {
+    const time = clock()
+    const qonsent = await memoryQonsent({}, { now: time.now })
+    const seen: string[] = []
+    const expired = new Promise<ConsentChange>((resolve) => {
+      qonsent.subscribe((change) => {
+        seen.push(change.type)
+        if (change.type === CONSENT_EXPIRED_EVENT) resolve(change)
+      })
+    })
+    await qonsent.grant(grant('late', { expiresAt: T0 - 1 }))
+    expect(await expired).toMatchObject({ grant: { id: 'late' }, at: T0 - 1 })
+    expect(seen).toEqual([CONSENT_GRANTED_EVENT, CONSENT_EXPIRED_EVENT])
+    expect((await qonsent.check({ subject: ALICE, resource: 'qflow:flow:f1', action: 'read' })).status).toBe('expired')
+  })
+
   it('purges expired grants after the retention period', async () => {
     const time = clock()
     const qonsent = await memoryQonsent({ expiredRetentionMs: 10_000 }, { now: time.now })
