@@ -66,6 +66,34 @@ describe('retention', () => {
     expect((await store.log.listExecutions()).map((h) => h.executionId)).toEqual([waiting])
   })
 
+  it('keeps a sub-flow execution while its parent is live, and removes both once the parent has ended', async () => {
+    const node = await open({ dataDir: join(temp(), 'data'), retention: { maxAgeMs: 1, maxCount: 0, intervalMs: DAY } })
+    const { engine, store, pruner } = node.parts
+    await pruner?.prune()
+    await engine.createFlow(doublingFlow('child') as never, await node.asAdmin())
+    await engine.createFlow(
+      {
+        ...doublingFlow('parent'),
+        steps: [
+          { id: 'sub', type: 'sub-flow', flow: 'child@1.0.0', input: { n: 3 } },
+          { id: 'hold', type: 'event-trigger', event: 'parent.go' }
+        ]
+      } as never,
+      await node.asAdmin()
+    )
+    const parent = await engine.startExecution('parent', {}, await node.asAdmin())
+    const child = `${parent}.sub.1`
+    for (let i = 0; i < 500 && engine.live(parent)?.steps.hold?.status !== 'waiting'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(engine.live(parent)?.steps.hold?.status).toBe('waiting')
+    expect((await store.log.head(child))?.status).toBe('completed')
+    await new Promise((resolve) => setTimeout(resolve, 5)) // older than 1 ms
+    expect((await pruner?.prune())?.removedExecutions).toEqual([])
+    expect(await engine.deliverEvent('parent.go', {})).toBe(1)
+    expect(await engine.wait(parent)).toMatchObject({ status: 'completed' })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect([...((await pruner?.prune())?.removedExecutions ?? [])].sort()).toEqual([parent, child].sort())
+  })
+
   it('stops a pass it is running when the node stops, and removes nothing after that', async () => {
     const dataDir = join(temp(), 'data')
     const first = await open({ dataDir })

@@ -250,7 +250,7 @@ export class HashLinkedExecutionLog implements ExecutionLog {
     if (!Number.isSafeInteger(keepLast) || keepLast < 0) throw new InvalidInputError('Expected keepLast to be a non-negative integer', '/keepLast')
     const finished = (await this.listExecutions()).filter((h) => isFinished(h.status)).sort((a, b) => b.updatedAt - a.updatedAt)
     const now = this.ctx.now()
-    const doomed = finished.slice(keepLast).filter((h) => !h.pinned && now - h.updatedAt >= olderThan)
+    const doomed = finished.slice(keepLast).filter((h) => !h.pinned && now - h.updatedAt >= olderThan && policy.keep?.(h) !== true)
     const removedExecutions: string[] = []
     let removedBlocks = 0
     const remove = (candidate: ExecutionHead): Promise<number> =>

@@ -236,6 +236,8 @@ export interface RetentionPolicy {
   readonly olderThan?: number
   /** Keep this many most recently finished executions whatever their age. Default 0. */
   readonly keepLast?: number
+  /** Keeps the finished executions it answers true for (say, those another one still needs). */
+  readonly keep?: (head: ExecutionHead) => boolean
   /**
    * Ends the removal early once aborted: executions removed so far stay removed (their space is
    * reclaimed), the rest are left, and `gc` resolves with what it removed, `aborted: true`.

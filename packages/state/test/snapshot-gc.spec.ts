@@ -195,6 +195,22 @@ describe('gc', () => {
     expect((await reopened.gc({ keepLast: 20 })).removedExecutions).toEqual([])
   })
 
+  it('keeps the finished executions its keep predicate answers true for', async () => {
+    const store = await openStore(await temp.make(), testIdentity())
+    open.push(store)
+    for (const id of ['parent.sub.1', 'other', 'lone']) await run(store, id, 'completed', 1)
+    const asked: string[] = []
+    const report = await store.gc({
+      keep: (head) => {
+        asked.push(head.executionId)
+        return head.executionId.startsWith('parent.')
+      }
+    })
+    expect([...report.removedExecutions].sort()).toEqual(['lone', 'other'])
+    expect(asked.sort()).toEqual(['lone', 'other', 'parent.sub.1'])
+    expect((await store.log.listExecutions()).map((h) => h.executionId)).toEqual(['parent.sub.1'])
+  })
+
   it('ends early once its signal is aborted, leaving the rest for the next gc', async () => {
     const store = await openStore(await temp.make(), testIdentity())
     open.push(store)

@@ -67,3 +67,6 @@ export const ADMIN_RESOURCE = 'qflow:**'
 
 /** Longest delay a timer takes (Node fires a longer one at once), ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** The statuses an execution ends in: its state never changes again. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'aborted'])

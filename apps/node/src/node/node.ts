@@ -18,7 +18,7 @@ import { createActionRegistry, dataTransformAction, type Engine, engine, httpReq
 import type { Sandbox } from '@qflow/sandbox'
 import { createStateStore, type StateStore } from '@qflow/state'
 import type { QflowNodeConfig } from './config.js'
-import { ADMIN_RESOURCE, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_DURABILITY, DEFAULT_SUBNET, MAX_TIMER_MS, OPERATION_TOKEN_TTL_MS } from './constants.js'
+import { ADMIN_RESOURCE, DATA_DIR_LAYOUT, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_DURABILITY, DEFAULT_SUBNET, FINAL_STATUSES, MAX_TIMER_MS, OPERATION_TOKEN_TTL_MS } from './constants.js'
 import { ensureDataDir, lockDataDir, loadOrCreateSecrets } from './data-dir.js'
 import { NodeConfigError, NodeNotStartedError } from './errors.js'
 import { indexRecordsOf } from './index-source.js'
@@ -246,7 +246,11 @@ class EmbeddedQflowNode implements QflowNode {
       this.teardown.push(() => qflow.stop())
       await this.resumeConsentPaused()
       if (config.retention !== undefined) {
-        const pruner = new ExecutionPruner(config.retention, { store, index }, {
+        const isLive = (executionId: string): boolean => {
+          const state = qflow.live(executionId)
+          return state !== undefined && !FINAL_STATUSES.has(state.status)
+        }
+        const pruner = new ExecutionPruner(config.retention, { store, index, isLive }, {
           onPrune: (report) => config.onPrune?.(report),
           onError: (err) => config.onPruneError?.(err)
         })

@@ -1,5 +1,5 @@
 import type { SqliteQindex } from '@qflow/adapters-qindex'
-import type { StateStore } from '@qflow/state'
+import type { ExecutionHead, StateStore } from '@qflow/state'
 
 /** Index records one transaction deletes (each holds the event loop while SQLite runs it). */
 const INDEX_DELETES_AT_ONCE = 256
@@ -58,7 +58,7 @@ export class ExecutionPruner {
 
   constructor(
     readonly policy: RetentionPolicy,
-    private readonly parts: { readonly store: StateStore; readonly index: SqliteQindex },
+    private readonly parts: { readonly store: StateStore; readonly index: SqliteQindex; readonly isLive: (executionId: string) => boolean },
     private readonly listener: { onPrune?(report: PruneReport): void; onError?(error: unknown): void } = {}
   ) {}
 
@@ -90,6 +90,18 @@ export class ExecutionPruner {
     await this.running?.catch(() => undefined)
   }
 
+  /**
+   * Whether an execution is a sub-flow of one still running or paused. The engine names a
+   * sub-flow `<parent id>.<step id>.<attempt>`; the parent, re-running its step after a restart,
+   * finds its result by that id, so it is kept while any execution its id extends is live.
+   */
+  private parentIsLive(executionId: string): boolean {
+    for (let dot = executionId.lastIndexOf('.'); dot > 0; dot = executionId.lastIndexOf('.', dot - 1)) {
+      if (this.parts.isLive(executionId.slice(0, dot))) return true
+    }
+    return false
+  }
+
   private schedule(delayMs: number): void {
     if (this.stopping.signal.aborted) return
     this.timer = setTimeout(() => {
@@ -111,9 +123,10 @@ export class ExecutionPruner {
       const removedExecutions: string[] = []
       let removedBlocks = 0
       const signal = this.stopping.signal
+      const keep = (head: ExecutionHead): boolean => this.parentIsLive(head.executionId)
       const rules = [
-        ...(this.policy.maxAgeMs > 0 ? [{ olderThan: this.policy.maxAgeMs, signal }] : []),
-        ...(this.policy.maxCount > 0 ? [{ keepLast: this.policy.maxCount, signal }] : [])
+        ...(this.policy.maxAgeMs > 0 ? [{ olderThan: this.policy.maxAgeMs, signal, keep }] : []),
+        ...(this.policy.maxCount > 0 ? [{ keepLast: this.policy.maxCount, signal, keep }] : [])
       ]
       for (const rule of rules) {
         const report = await store.gc(rule)

@@ -1,7 +1,5 @@
 import type { ExecutionResult, LaunchedExecution } from '@qflow/scheduler'
-
-/** The statuses an execution ends in: its state never changes again. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'aborted'])
+import { FINAL_STATUSES } from '../node/constants.js'
 
 /**
  * The result of a launched execution if it ends within `timeoutMs`, else undefined (it runs on).

@@ -5,7 +5,8 @@ import { DEFAULT_LOG_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, EXECUTION_FLOW_CACHE_SIZE, 
 import type { ApiAction, Caller } from '../context.js'
 import { envelopeSchema, ok } from '../envelope.js'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationFailedError } from '../errors.js'
-import { FINAL_STATUSES, resultWithin } from '../launch.js'
+import { FINAL_STATUSES } from '../../node/constants.js'
+import { resultWithin } from '../launch.js'
 import {
   controlBody,
   controlResult,
